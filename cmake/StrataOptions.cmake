@@ -1,0 +1,47 @@
+# Optional dependencies switch on by themselves when found (AUTO), can be
+# required (ON) or refused (OFF). Each found one adds a STRATA_HAVE_* define.
+set(STRATA_FEATURE_DEFINES "")
+set(STRATA_FEATURES "")
+
+macro(strata_feature var name found)
+  if(${var} STREQUAL "OFF")
+    set(STRATA_HAVE_${name} FALSE)
+  elseif(${found})
+    set(STRATA_HAVE_${name} TRUE)
+    list(APPEND STRATA_FEATURE_DEFINES STRATA_HAVE_${name}=1)
+    list(APPEND STRATA_FEATURES ${name})
+  elseif(${var} STREQUAL "ON")
+    message(FATAL_ERROR "${name} was required (${var}=ON) but not found")
+  else()
+    set(STRATA_HAVE_${name} FALSE)
+  endif()
+endmacro()
+
+if(NOT STRATA_WITH_CUDA STREQUAL "OFF")
+  find_package(CUDAToolkit QUIET)
+endif()
+strata_feature(STRATA_WITH_CUDA CUDA CUDAToolkit_FOUND)
+
+find_path(HWLOC_INCLUDE_DIR hwloc.h)
+find_library(HWLOC_LIBRARY hwloc)
+set(_hwloc_found FALSE)
+if(HWLOC_INCLUDE_DIR AND HWLOC_LIBRARY)
+  set(_hwloc_found TRUE)
+endif()
+strata_feature(STRATA_WITH_HWLOC HWLOC _hwloc_found)
+
+find_path(UCX_INCLUDE_DIR ucp/api/ucp.h)
+set(_ucx_found FALSE)
+if(UCX_INCLUDE_DIR)
+  set(_ucx_found TRUE)
+endif()
+strata_feature(STRATA_WITH_UCX UCX _ucx_found)
+
+find_path(VERBS_INCLUDE_DIR infiniband/verbs.h)
+set(_verbs_found FALSE)
+if(VERBS_INCLUDE_DIR)
+  set(_verbs_found TRUE)
+endif()
+strata_feature(STRATA_WITH_VERBS VERBS _verbs_found)
+
+message(STATUS "Strata optional features found: ${STRATA_FEATURES}")

@@ -1,0 +1,58 @@
+// Connections: one direction of a link between two ranks on one channel, as
+// a FIFO of fixed-size slots with head/tail counters. The executor only ever
+// sees this interface, whatever carries the bytes (loopback, shm, tcp, ...).
+//
+// Waiting: every rank has one Doorbell. Whatever makes progress possible for
+// a rank (a peer posted data, a peer released a slot, the tcp proxy moved
+// bytes) rings that rank's doorbell; an executor with nothing to do spins
+// briefly and then sleeps on it (futex), so ranks outnumbering cores never
+// busy-wait.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/status.h"
+
+namespace strata::transport {
+
+// Lives in memory every ringer can reach (process memory or a shm segment).
+struct Doorbell {
+  std::atomic<uint32_t> seq{0};
+  std::atomic<uint32_t> sleepers{0};
+};
+static_assert(sizeof(Doorbell) == 8, "Doorbell must stay two words (shared memory layout)");
+
+// Advances seq and wakes sleepers (futex wake, shared across processes).
+void ring(Doorbell* bell);
+// Returns when seq != seen, after maxWait, or spuriously; the caller re-checks.
+void waitRing(Doorbell* bell, uint32_t seen, std::chrono::microseconds maxWait);
+
+class SendConnection {
+ public:
+  virtual ~SendConnection() = default;
+  // A free slot to fill, or nullptr when all slots are in flight.
+  virtual void* acquire(size_t* capacity) = 0;
+  // Publishes the slot returned by the last acquire() with `bytes` of data.
+  virtual void post(size_t bytes) = 0;
+  // True when every posted slot has been taken by the other side.
+  virtual bool idle() = 0;
+  // Ok while the link works; the reason once it has failed (peer gone, timeout).
+  virtual Status health() = 0;
+  virtual const char* transportName() const = 0;
+};
+
+class RecvConnection {
+ public:
+  virtual ~RecvConnection() = default;
+  // The oldest filled slot and its byte count, or nullptr when none is ready.
+  virtual const void* peek(size_t* bytes) = 0;
+  // Frees the slot returned by peek().
+  virtual void release() = 0;
+  virtual Status health() = 0;
+  virtual const char* transportName() const = 0;
+};
+
+}  // namespace strata::transport

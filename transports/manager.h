@@ -1,0 +1,52 @@
+// The ConnectionManager owns a rank's transports and its doorbell. At
+// communicator creation it publishes this rank's descriptor (host identity,
+// process, shm segment, tcp listener) to all ranks through the bootstrap and
+// decides, per peer, which transport to use:
+//   same process            -> loopback
+//   same host, other process -> shm (unless NCCL_SHM_DISABLE)
+//   other host              -> tcp
+// STRATA_TRANSPORT forces one for every peer. Connections are created on first
+// use and cached; send() and recv() do not wait for the peer's executor.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "bootstrap/bootstrap.h"
+#include "core/deadline.h"
+#include "core/status.h"
+#include "transports/connection.h"
+
+namespace strata::transport {
+
+struct ManagerOptions {
+  int nchannels = 3;  // connection channels per peer (collective channels + p2p)
+  std::chrono::milliseconds timeout{300000};
+  const AbortFlag* abort = nullptr;
+};
+
+class ConnectionManager {
+ public:
+  // Collective over all ranks of the bootstrap.
+  static StatusOr<std::unique_ptr<ConnectionManager>> create(bootstrap::Bootstrap& bootstrap,
+                                                             const ManagerOptions& options);
+  virtual ~ConnectionManager() = default;
+
+  virtual Doorbell* doorbell() = 0;
+  virtual StatusOr<SendConnection*> send(int peer, int channel) = 0;
+  virtual StatusOr<RecvConnection*> recv(int peer, int channel) = 0;
+  // "loopback", "shm" or "tcp".
+  virtual const char* transportFor(int peer) const = 0;
+  // Host index of each rank (ranks with the same index share a host).
+  virtual int hostOf(int rank) const = 0;
+  // Stops proxy threads' waits and makes connections report failure.
+  virtual void abort() = 0;
+};
+
+// This process's host identity: hostname, boot id and network namespace, so
+// emulated hosts (namespaces sharing one kernel) are told apart.
+// STRATA_HOST_ID overrides it.
+std::string hostIdentity();
+
+}  // namespace strata::transport
