@@ -1,0 +1,193 @@
+#include "api/group.h"
+
+#include <algorithm>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "api/handle.h"
+#include "core/log.h"
+#include "exec/host_executor.h"
+
+namespace strata::api {
+namespace {
+
+struct GroupState {
+  int depth = 0;
+  std::vector<PendingOp> ops;
+  std::vector<PendingInit> inits;
+  Status error;
+};
+
+thread_local GroupState tls;
+
+Status runInit(PendingInit& init) {
+  auto comm = Communicator::create(init.id, init.nranks, init.rank, init.options);
+  if (!comm.ok()) {
+    init.handle->initStatus = comm.status();
+    return comm.status();
+  }
+  init.handle->impl = std::move(comm).value();
+  return Status::Ok();
+}
+
+// Creations in one group rendezvous with each other, so each gets a thread.
+Status runInits(std::vector<PendingInit>& inits) {
+  if (inits.size() == 1) return runInit(inits[0]);
+  std::vector<Status> results(inits.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < inits.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = runInit(inits[i]); });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& r : results) {
+    if (!r.ok()) return r;
+  }
+  return Status::Ok();
+}
+
+// The highest element index + 1 a plan touches in buffer `buf`.
+size_t extentOf(const plan::RankPlan& p, plan::Buf buf) {
+  size_t extent = 0;
+  for (const auto& prog : p.programs) {
+    for (const auto& s : prog.steps) {
+      for (const plan::Ref* r : {&s.src, &s.src2, &s.dst}) {
+        if (r->buf == buf && s.count > 0) extent = std::max(extent, r->offset + s.count);
+      }
+    }
+  }
+  return extent;
+}
+
+// A rank may pass NULL for a buffer it does not own (reduce's recvbuff off the
+// root, scatter's sendbuff off the root). If the plan still stages data there,
+// give it memory of its own for the duration of the group.
+void provideMissingBuffers(exec::Task& task, const plan::RankPlan& p,
+                           std::vector<std::unique_ptr<char[]>>& temporaries) {
+  size_t es = dataTypeSize(task.type);
+  if (task.buffers.output == nullptr) {
+    size_t n = extentOf(p, plan::Buf::kOutput);
+    if (n > 0) {
+      temporaries.emplace_back(new char[n * es]);
+      task.buffers.output = temporaries.back().get();
+    }
+  }
+  if (task.buffers.input == nullptr) {
+    size_t n = extentOf(p, plan::Buf::kInput);
+    if (n > 0) {
+      temporaries.emplace_back(new char[n * es]());
+      task.buffers.input = temporaries.back().get();
+    }
+  }
+}
+
+Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
+                 std::vector<std::unique_ptr<char[]>>& temporaries) {
+  // Communicators in order of first appearance.
+  std::vector<Communicator*> comms;
+  for (auto& op : ops) {
+    STRATA_ASSIGN_OR_RETURN(Communicator * c, lookup(op.handle, "ncclGroupEnd"));
+    if (std::find(comms.begin(), comms.end(), c) == comms.end()) comms.push_back(c);
+  }
+  for (Communicator* comm : comms) {
+    exec::RankWork w;
+    w.comm = comm;
+    // (direction, peer) -> lane; std::map keeps a deterministic order.
+    std::map<std::pair<int, int>, exec::Lane> p2p;
+    for (auto& op : ops) {
+      if (op.handle->impl.get() != comm) continue;
+      STRATA_ASSIGN_OR_RETURN(auto p, comm->planFor(op.args, op.type));
+      exec::Task proto;
+      proto.plan = p;
+      proto.buffers = op.buffers;
+      proto.type = op.type;
+      proto.reduction = op.reduction;
+      provideMissingBuffers(proto, *p, temporaries);
+      bool isP2p = op.args.type == plan::CollType::kSend || op.args.type == plan::CollType::kRecv;
+      if (isP2p) {
+        int dir = op.args.type == plan::CollType::kSend ? 0 : 1;
+        for (const auto& prog : p->programs) {
+          exec::Task t = proto;
+          t.program = &prog;
+          p2p[{dir, op.args.peer}].tasks.push_back(t);
+        }
+        continue;
+      }
+      exec::Phase phase;
+      phase.scratchBytes = p->scratchElems * dataTypeSize(op.type);
+      for (const auto& prog : p->programs) {
+        exec::Task t = proto;
+        t.program = &prog;
+        phase.lanes.push_back(exec::Lane{{t}});
+      }
+      w.phases.push_back(std::move(phase));
+    }
+    if (!p2p.empty()) {
+      exec::Phase phase;
+      for (auto& [key, lane] : p2p) phase.lanes.push_back(std::move(lane));
+      w.phases.push_back(std::move(phase));
+    }
+    work.push_back(std::move(w));
+  }
+  return Status::Ok();
+}
+
+Status runOps(std::vector<PendingOp>& ops) {
+  if (ops.empty()) return Status::Ok();
+  std::vector<exec::RankWork> work;
+  std::vector<std::unique_ptr<char[]>> temporaries;
+  STRATA_RETURN_IF_ERROR(buildWork(ops, work, temporaries));
+  for (auto& w : work) {
+    if (w.comm->aborted()) return Aborted("communicator rank ", w.comm->rank(), " was aborted");
+    w.comm->enterOperation();
+  }
+  Status s = exec::runHostWork(work);
+  for (auto& w : work) w.comm->leaveOperation();
+  return s;
+}
+
+}  // namespace
+
+bool inGroup() { return tls.depth > 0; }
+
+Status groupStart() {
+  ++tls.depth;
+  return Status::Ok();
+}
+
+void recordGroupError(const Status& s) {
+  if (tls.depth > 0 && tls.error.ok()) tls.error = s;
+}
+
+Status groupEnd() {
+  if (tls.depth == 0) return InvalidUsage("ncclGroupEnd: not inside a group (no matching ncclGroupStart)");
+  if (--tls.depth > 0) return Status::Ok();
+  std::vector<PendingOp> ops = std::move(tls.ops);
+  std::vector<PendingInit> inits = std::move(tls.inits);
+  Status error = tls.error;
+  tls = GroupState();
+  if (!error.ok()) {
+    return error.withContext("ncclGroupEnd: an operation in the group was invalid; nothing ran");
+  }
+  STRATA_RETURN_IF_ERROR(runInits(inits));
+  return runOps(ops);
+}
+
+Status submit(PendingOp op) {
+  if (tls.depth > 0) {
+    tls.ops.push_back(std::move(op));
+    return Status::Ok();
+  }
+  std::vector<PendingOp> ops{std::move(op)};
+  return runOps(ops);
+}
+
+Status submitInit(PendingInit init) {
+  if (tls.depth > 0) {
+    tls.inits.push_back(std::move(init));
+    return Status::Ok();
+  }
+  return runInit(init);
+}
+
+}  // namespace strata::api

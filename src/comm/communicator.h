@@ -1,0 +1,106 @@
+// A communicator: one rank's membership in a group of ranks, with its
+// bootstrap, its connections and the parameters every rank agreed on.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "bootstrap/bootstrap.h"
+#include "core/status.h"
+#include "core/types.h"
+#include "plan/plan.h"
+#include "transports/manager.h"
+
+namespace strata {
+
+struct CommOptions {
+  bool blocking = true;
+  int nchannels = 0;  // 0: from STRATA_NCHANNELS
+  std::string name;
+  std::chrono::milliseconds timeout{0};  // 0: from STRATA_TIMEOUT
+};
+
+// Parameters all ranks of a communicator share, agreed at creation.
+struct AgreedParams {
+  int nchannels = 1;
+  size_t stepBytes = 0;  // the most one plan step moves
+};
+
+class Communicator {
+ public:
+  // Collective over the nranks ranks holding `id`.
+  static StatusOr<std::unique_ptr<Communicator>> create(const bootstrap::UniqueId& id, int nranks,
+                                                        int rank, const CommOptions& options);
+  ~Communicator();
+
+  int rank() const { return rank_; }
+  int nranks() const { return nranks_; }
+  const CommOptions& options() const { return options_; }
+  const AgreedParams& params() const { return params_; }
+  std::chrono::milliseconds timeout() const { return options_.timeout; }
+  bootstrap::Bootstrap& bootstrap() { return *bootstrap_; }
+  transport::ConnectionManager& connections() { return *connections_; }
+
+  // The cached plan for an operation of this communicator.
+  StatusOr<std::shared_ptr<const plan::RankPlan>> planFor(const plan::CollArgs& args,
+                                                          DataType type);
+
+  // PreMulSum operators made by ncclRedOpCreatePreMulSum.
+  StatusOr<int> createPreMulSum(DataType type, const void* scalar, bool immediate);
+  Status destroyRedOp(int op);
+  // Resolves an ncclRedOp_t value for a datatype into what the kernels apply.
+  StatusOr<Reduction> reductionFor(int op, DataType type) const;
+
+  // Faults.
+  const AbortFlag& abortFlag() const { return abort_; }
+  bool aborted() const { return abort_.load(); }
+  void abort();
+  Status asyncError() const;
+  void recordError(const Status& s);
+
+  // Operations running in this communicator (so teardown waits for them).
+  void enterOperation() { active_.fetch_add(1); }
+  void leaveOperation() { active_.fetch_sub(1); }
+  // Waits up to `limit` for running operations to leave.
+  void waitIdle(std::chrono::milliseconds limit);
+
+  // Bootstrap tags used by communicator-level protocols (split).
+  uint32_t nextControlTag() { return kControlTagBase + controlSeq_++; }
+
+ private:
+  Communicator() = default;
+  Status init(const bootstrap::UniqueId& id);
+  Status agreeOnParams();
+
+  static constexpr uint32_t kControlTagBase = 0x53000000u;
+
+  int rank_ = 0;
+  int nranks_ = 1;
+  CommOptions options_;
+  AgreedParams params_;
+  std::unique_ptr<bootstrap::Bootstrap> bootstrap_;
+  std::unique_ptr<transport::ConnectionManager> connections_;
+  AbortFlag abort_{false};
+  std::atomic<int> active_{0};
+  uint32_t controlSeq_ = 0;
+
+  mutable std::mutex mu_;  // guards the members below
+  Status asyncError_;
+  struct PreMulSumOp {
+    DataType type;
+    bool immediate;
+    Scalar value;         // immediate
+    const void* pointer;  // read at each use otherwise
+  };
+  std::map<int, PreMulSumOp> redOps_;
+  int nextRedOp_ = 5;  // ncclNumOps
+  std::map<std::tuple<int, size_t, int, int, int>, std::shared_ptr<const plan::RankPlan>> plans_;
+};
+
+}  // namespace strata

@@ -1,0 +1,371 @@
+#include "exec/host_executor.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <unordered_map>
+
+#include "comm/communicator.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "kernels/host/reduce.h"
+#include "transports/connection.h"
+
+namespace strata::exec {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using plan::Buf;
+using plan::Op;
+
+// Slices one lane may move before yielding to the other lanes.
+constexpr int kSlicesPerTurn = 4;
+
+// Reduction that applies to one operand read and one result: the pre-scale
+// only on reads of Input, the post-division only on finalizing steps.
+Reduction effective(const Reduction& r, bool operandIsInput, bool finalize) {
+  Reduction e = r;
+  e.hasPreScale = r.hasPreScale && operandIsInput;
+  if (!finalize) e.postDivisor = 1;
+  return e;
+}
+
+bool isIdentity(const Reduction& r) { return !r.hasPreScale && r.postDivisor <= 1; }
+
+// State of a communicator's run.
+struct CommRun;
+
+class LaneRunner {
+ public:
+  LaneRunner(CommRun* run, Lane* lane) : run_(run), lane_(lane) {}
+
+  bool done() const { return taskIdx_ >= lane_->tasks.size(); }
+  // True if any progress was made.
+  StatusOr<bool> advance();
+  // The reason the lane cannot move, for timeout messages.
+  std::string describe() const;
+  // Health of the connections the current step waits on.
+  Status health();
+
+ private:
+  const Task& task() const { return lane_->tasks[taskIdx_]; }
+  const plan::Step& step() const { return task().program->steps[stepIdx_]; }
+  void skipEmpty();
+  void nextStep();
+  char* resolve(const plan::Ref& ref) const;
+  Status bindConnections();
+  StatusOr<bool> moveSlice();
+
+  CommRun* run_;
+  Lane* lane_;
+  size_t taskIdx_ = 0;
+  size_t stepIdx_ = 0;
+  size_t done_ = 0;  // elements of the current step already moved
+  bool bound_ = false;
+  transport::SendConnection* send_ = nullptr;
+  transport::RecvConnection* recv_ = nullptr;
+};
+
+struct CommRun {
+  RankWork* work = nullptr;
+  size_t phase = 0;
+  std::vector<LaneRunner> lanes;
+  std::vector<char> scratch;
+  // Bytes already taken from the slot at the head of each receive FIFO: a
+  // sender's slot may be consumed by several receiving steps.
+  std::unordered_map<transport::RecvConnection*, size_t> recvOffset;
+  bool finished = false;
+
+  Communicator& comm() { return *work->comm; }
+  void startPhase() {
+    lanes.clear();
+    if (phase >= work->phases.size()) {
+      finished = true;
+      return;
+    }
+    Phase& p = work->phases[phase];
+    if (scratch.size() < p.scratchBytes) scratch.resize(p.scratchBytes);
+    lanes.reserve(p.lanes.size());
+    for (auto& lane : p.lanes) lanes.emplace_back(this, &lane);
+  }
+  bool phaseDone() const {
+    return std::all_of(lanes.begin(), lanes.end(), [](const LaneRunner& l) { return l.done(); });
+  }
+};
+
+char* LaneRunner::resolve(const plan::Ref& ref) const {
+  const Task& t = task();
+  size_t es = dataTypeSize(t.type);
+  char* base = nullptr;
+  switch (ref.buf) {
+    case Buf::kInput: base = const_cast<char*>(static_cast<const char*>(t.buffers.input)); break;
+    case Buf::kOutput: base = static_cast<char*>(t.buffers.output); break;
+    case Buf::kScratch: base = run_->scratch.data(); break;
+    case Buf::kNone: return nullptr;
+  }
+  return base + ref.offset * es;
+}
+
+void LaneRunner::nextStep() {
+  ++stepIdx_;
+  done_ = 0;
+  bound_ = false;
+  skipEmpty();
+}
+
+// Moves past finished tasks and zero-count steps.
+void LaneRunner::skipEmpty() {
+  while (taskIdx_ < lane_->tasks.size()) {
+    const auto& steps = task().program->steps;
+    while (stepIdx_ < steps.size() && steps[stepIdx_].count == 0) ++stepIdx_;
+    if (stepIdx_ < steps.size()) return;
+    ++taskIdx_;
+    stepIdx_ = 0;
+    done_ = 0;
+  }
+}
+
+Status LaneRunner::bindConnections() {
+  const plan::Step& s = step();
+  int channel = task().program->channel;
+  auto& conns = run_->comm().connections();
+  send_ = nullptr;
+  recv_ = nullptr;
+  if (plan::opSends(s.op)) {
+    STRATA_ASSIGN_OR_RETURN(send_, conns.send(s.sendPeer, channel));
+  }
+  if (plan::opRecvs(s.op)) {
+    STRATA_ASSIGN_OR_RETURN(recv_, conns.recv(s.recvPeer, channel));
+  }
+  bound_ = true;
+  return Status::Ok();
+}
+
+StatusOr<bool> LaneRunner::advance() {
+  bool progressed = false;
+  for (int turn = 0; turn < kSlicesPerTurn; ++turn) {
+    if (stepIdx_ == 0 && done_ == 0) skipEmpty();
+    if (done()) return progressed;
+    if (!bound_) STRATA_RETURN_IF_ERROR(bindConnections());
+    STRATA_ASSIGN_OR_RETURN(bool moved, moveSlice());
+    if (!moved) return progressed;
+    progressed = true;
+  }
+  return progressed;
+}
+
+// Moves as many elements of the current step as one receive slot and one
+// send slot allow.
+StatusOr<bool> LaneRunner::moveSlice() {
+  const plan::Step& s = step();
+  const Task& t = task();
+  const size_t es = dataTypeSize(t.type);
+  size_t n = s.count - done_;
+
+  const char* in = nullptr;
+  size_t slotBytes = 0;
+  size_t* offset = nullptr;
+  if (recv_ != nullptr) {
+    in = static_cast<const char*>(recv_->peek(&slotBytes));
+    if (in == nullptr) return false;
+    offset = &run_->recvOffset[recv_];
+    size_t avail = (slotBytes - *offset) / es;
+    if (avail == 0) {
+      return InvalidUsage("rank ", run_->comm().rank(), " received ", slotBytes - *offset,
+                          " bytes from rank ", s.recvPeer,
+                          " that do not form a whole element: mismatched send/recv counts or types");
+    }
+    in += *offset;
+    n = std::min(n, avail);
+  }
+  char* out = nullptr;
+  if (send_ != nullptr) {
+    size_t capacity = 0;
+    out = static_cast<char*>(send_->acquire(&capacity));
+    if (out == nullptr) return false;
+    n = std::min(n, capacity / es);
+  }
+
+  const bool srcIsInput = s.src.buf == Buf::kInput;
+  const char* src = plan::opReadsSrc(s.op) ? resolve(s.src) + done_ * es : nullptr;
+  char* dst = plan::opWritesDst(s.op) ? resolve(s.dst) + done_ * es : nullptr;
+  const Reduction& red = t.reduction;
+  const DataType type = t.type;
+
+  switch (s.op) {
+    case Op::kSend:
+      kernels::transform(type, effective(red, srcIsInput, s.finalize), out, src, n);
+      break;
+    case Op::kRecv:
+      kernels::transform(type, effective(red, false, s.finalize), dst, in, n);
+      break;
+    case Op::kRecvReduceSend:
+      kernels::reduce(type, effective(red, srcIsInput, s.finalize), out, in, src, n);
+      break;
+    case Op::kRecvReduceCopy:
+      kernels::reduce(type, effective(red, srcIsInput, s.finalize), dst, in, src, n);
+      break;
+    case Op::kRecvCopySend: {
+      Reduction e = effective(red, false, s.finalize);
+      kernels::transform(type, e, dst, in, n);
+      std::memcpy(out, dst, n * es);
+      break;
+    }
+    case Op::kRecvReduceCopySend:
+      kernels::reduce(type, effective(red, srcIsInput, s.finalize), dst, in, src, n);
+      std::memcpy(out, dst, n * es);
+      break;
+    case Op::kCopy: {
+      Reduction e = effective(red, srcIsInput, s.finalize);
+      if (!(dst == src && isIdentity(e))) kernels::transform(type, e, dst, src, n);
+      break;
+    }
+    case Op::kLocalReduce: {
+      const char* src2 = resolve(s.src2) + done_ * es;
+      bool src2IsInput = s.src2.buf == Buf::kInput;
+      if (srcIsInput && src2IsInput && red.hasPreScale) {
+        kernels::preScale(type, red, dst, src, n);
+        kernels::reduce(type, effective(red, true, s.finalize), dst, dst, src2, n);
+      } else if (srcIsInput) {
+        kernels::reduce(type, effective(red, true, s.finalize), dst, src2, src, n);
+      } else {
+        kernels::reduce(type, effective(red, src2IsInput, s.finalize), dst, src, src2, n);
+      }
+      break;
+    }
+  }
+
+  if (send_ != nullptr) send_->post(n * es);
+  if (recv_ != nullptr) {
+    *offset += n * es;
+    if (*offset >= slotBytes) {
+      *offset = 0;
+      recv_->release();
+    }
+  }
+  done_ += n;
+  if (done_ >= s.count) nextStep();
+  return true;
+}
+
+std::string LaneRunner::describe() const {
+  if (done()) return "done";
+  const plan::Step& s = step();
+  return strCat("channel ", task().program->channel, " step ", stepIdx_, " (", plan::opName(s.op),
+                s.recvPeer >= 0 ? strCat(" from rank ", s.recvPeer) : std::string(),
+                s.sendPeer >= 0 ? strCat(" to rank ", s.sendPeer) : std::string(), ", ", done_,
+                "/", s.count, " elements)");
+}
+
+Status LaneRunner::health() {
+  if (done() || !bound_) return Status::Ok();
+  if (send_ != nullptr) STRATA_RETURN_IF_ERROR(send_->health());
+  if (recv_ != nullptr) STRATA_RETURN_IF_ERROR(recv_->health());
+  return Status::Ok();
+}
+
+Status checkBlocked(std::vector<CommRun>& runs, Clock::time_point lastProgress) {
+  auto idle = Clock::now() - lastProgress;
+  for (auto& run : runs) {
+    if (run.finished) continue;
+    Communicator& comm = run.comm();
+    if (comm.aborted()) return Aborted("communicator rank ", comm.rank(), " was aborted");
+    for (auto& lane : run.lanes) {
+      Status h = lane.health();
+      if (!h.ok()) {
+        return h.withContext(strCat("rank ", comm.rank(), " ", lane.describe()));
+      }
+    }
+    if (idle > comm.timeout()) {
+      std::string blocked;
+      for (auto& lane : run.lanes) {
+        if (!lane.done()) blocked += strCat("; ", lane.describe());
+      }
+      return Timeout("rank ", comm.rank(), " made no progress for ",
+                     std::chrono::duration_cast<std::chrono::seconds>(comm.timeout()).count(),
+                     " s", blocked);
+    }
+  }
+  return Status::Ok();
+}
+
+Status runLoop(std::vector<CommRun>& runs) {
+  const auto spin = std::chrono::microseconds(std::max<int64_t>(0, config::getInt("STRATA_SPIN_US")));
+  const auto healthEvery = std::chrono::milliseconds(50);
+  auto lastProgress = Clock::now();
+  auto lastHealth = lastProgress;
+  std::vector<uint32_t> seen(runs.size());
+  while (true) {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      seen[i] = runs[i].comm().connections().doorbell()->seq.load(std::memory_order_acquire);
+    }
+    bool progressed = false;
+    bool allDone = true;
+    for (auto& run : runs) {
+      if (run.finished) continue;
+      for (auto& lane : run.lanes) {
+        STRATA_ASSIGN_OR_RETURN(bool moved, lane.advance());
+        progressed |= moved;
+      }
+      while (!run.finished && run.phaseDone()) {
+        ++run.phase;
+        run.startPhase();
+        progressed = true;
+      }
+      allDone &= run.finished;
+    }
+    if (allDone) return Status::Ok();
+    auto now = Clock::now();
+    if (progressed) {
+      lastProgress = now;
+      continue;
+    }
+    if (now - lastProgress < spin) {
+      sched_yield();
+      continue;
+    }
+    if (now - lastHealth >= healthEvery) {
+      STRATA_RETURN_IF_ERROR(checkBlocked(runs, lastProgress));
+      lastHealth = now;
+    }
+    // Sleep on a doorbell that can wake us. With several communicators on
+    // this thread, sleep briefly so the others are looked at too.
+    size_t pending = 0;
+    for (auto& run : runs) pending += run.finished ? 0 : 1;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i].finished) continue;
+      auto wait = pending > 1 ? std::chrono::microseconds(200) : std::chrono::microseconds(10000);
+      transport::waitRing(runs[i].comm().connections().doorbell(), seen[i], wait);
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+Status runHostWork(std::vector<RankWork>& work) {
+  std::vector<CommRun> runs(work.size());
+  for (size_t i = 0; i < work.size(); ++i) {
+    runs[i].work = &work[i];
+    runs[i].startPhase();
+  }
+  Status status = runLoop(runs);
+  if (!status.ok()) {
+    STRATA_WARN(log::kColl, status.toString());
+    for (auto& w : work) w.comm->recordError(status);
+  } else {
+    for (auto& run : runs) {
+      for (auto& [conn, offset] : run.recvOffset) {
+        if (offset != 0) {
+          status = InvalidUsage("rank ", run.comm().rank(),
+                                " left received data unconsumed: mismatched send/recv counts");
+        }
+      }
+    }
+  }
+  return status;
+}
+
+}  // namespace strata::exec

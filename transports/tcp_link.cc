@@ -1,0 +1,387 @@
+#include "transports/tcp_link.h"
+
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "core/log.h"
+#include "transports/tcp_proxy.h"
+#include "transports/wire.h"
+
+namespace strata::transport {
+
+uint32_t partsFor(uint64_t total, uint32_t nsocks) {
+  uint64_t n = (total + kMinPartBytes - 1) / kMinPartBytes;
+  if (n < 1) n = 1;
+  if (n > nsocks) n = nsocks;
+  return static_cast<uint32_t>(n);
+}
+
+void partRange(uint64_t total, uint32_t nparts, uint32_t part, uint64_t* offset, uint64_t* len) {
+  uint64_t each = roundUp((total + nparts - 1) / nparts, kCacheLine);
+  uint64_t off = each * part;
+  if (off > total) off = total;
+  *offset = off;
+  *len = (total - off < each) ? total - off : each;
+}
+
+StatusOr<std::unique_ptr<HeapFifo>> HeapFifo::create(const FifoLayout& layout) {
+  size_t bytes = layout.strideBytes();
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) return ErrnoError(strCat("mmap of a ", bytes, "-byte tcp FIFO"), errno);
+  std::unique_ptr<HeapFifo> f(new HeapFifo());
+  f->base_ = static_cast<char*>(p);
+  f->bytes_ = bytes;
+  f->layout_ = layout;
+  return f;
+}
+
+HeapFifo::~HeapFifo() {
+  if (base_ != nullptr) munmap(base_, bytes_);
+}
+
+// ---------------------------------------------------------------- TcpLink
+
+TcpLink::TcpLink(int peer, int channel, const TcpParams& params, const AbortState* abort,
+                 std::chrono::milliseconds timeout)
+    : peer_(peer),
+      channel_(channel),
+      params_(params),
+      abort_(abort),
+      socks_(params.nsocks),
+      created_(std::chrono::steady_clock::now()),
+      timeout_(timeout),
+      incoming_(params.nsocks),
+      claimed_(params.nsocks, false),
+      incomingSet_(params.nsocks, false) {
+  for (uint32_t j = 0; j < params.nsocks; ++j) {
+    socks_[j].owner = this;
+    socks_[j].index = j;
+  }
+}
+
+bool TcpLink::claimSocket(uint32_t index) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (index >= claimed_.size() || claimed_[index]) return false;
+  claimed_[index] = true;
+  return true;
+}
+
+void TcpLink::giveSocket(uint32_t index, net::Socket sock) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    incoming_[index] = std::move(sock);
+    incomingSet_[index] = true;
+  }
+  attached_.fetch_add(1, std::memory_order_release);
+}
+
+void TcpLink::adoptSockets(int epollFd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (uint32_t j = 0; j < socks_.size(); ++j) {
+    if (!incomingSet_[j]) continue;
+    incomingSet_[j] = false;
+    TcpSocketState& s = socks_[j];
+    s.sock = std::move(incoming_[j]);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = &s;
+    if (epoll_ctl(epollFd, EPOLL_CTL_ADD, s.sock.fd(), &ev) != 0) {
+      fail(ErrnoError("epoll_ctl", errno).withContext(what("with")));
+      continue;
+    }
+    s.registered = true;
+    s.canRead = true;  // edge-triggered: try once, the next edge says when again
+    s.canWrite = true;
+  }
+}
+
+void TcpLink::onEvent(TcpSocketState* sock, uint32_t events) {
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) sock->canRead = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) sock->canWrite = true;
+}
+
+void TcpLink::fail(Status status, bool expected) {
+  std::string text = status.message();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (failed_.load(std::memory_order_relaxed)) return;
+    error_ = std::move(status);
+    failed_.store(true, std::memory_order_release);
+  }
+  if (expected) {
+    STRATA_INFO(log::kNet, text);
+  } else {
+    STRATA_WARN(log::kNet, text);
+  }
+}
+
+std::string TcpLink::what(const char* direction) const {
+  return strCat("tcp connection ", direction, " rank ", peer_, " channel ", channel_);
+}
+
+Status TcpLink::linkHealth(const char* direction) {
+  if (failed()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+  if (abort_ != nullptr && abort_->aborted()) return Aborted(what(direction));
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------ TcpSendLink
+
+TcpSendLink::TcpSendLink(int peer, int channel, const TcpParams& params,
+                         std::unique_ptr<HeapFifo> fifo, const AbortState* abort,
+                         std::chrono::milliseconds timeout)
+    : TcpLink(peer, channel, params, abort, timeout),
+      fifo_(std::move(fifo)),
+      exec_(fifo_->view()),
+      partsLeft_(params.nslots, 0) {}
+
+void TcpSendLink::post(size_t bytes) {
+  if (bytes > params_.slotBytes) {
+    STRATA_WARN(log::kNet, "post of ", bytes, " bytes into a ", params_.slotBytes,
+                "-byte tcp slot toward rank ", peer_);
+    fail(InternalError("a slot larger than its capacity was posted to rank ", peer_));
+    return;
+  }
+  exec_.post(bytes);
+  proxy_->wake();
+}
+
+bool TcpSendLink::pumpSocket(uint32_t j, uint64_t known) {
+  TcpSocketState& s = socks_[j];
+  const FifoView& v = fifo_->view();
+  const uint32_t nsocks = params_.nsocks;
+  bool moved = false;
+  while (s.registered && s.canWrite) {
+    if (!s.active) {
+      while (s.nextSeq < known) {
+        uint64_t total = v.bytes(s.nextSeq).load(std::memory_order_relaxed);
+        uint32_t nparts = partsFor(total, nsocks);
+        uint32_t part = static_cast<uint32_t>((j + nsocks - s.nextSeq % nsocks) % nsocks);
+        if (part < nparts) {
+          s.active = true;
+          s.seq = s.nextSeq;
+          s.part = part;
+          s.total = total;
+          s.done = 0;
+          partRange(total, nparts, part, &s.offset, &s.len);
+          wire::putU32(s.header, kPartMagic);
+          wire::putU32(s.header + 4, part);
+          wire::putU64(s.header + 8, s.seq);
+          wire::putU64(s.header + 16, total);
+          break;
+        }
+        ++s.nextSeq;
+      }
+      if (!s.active) break;
+    }
+    iovec iov[2];
+    int n = 0;
+    if (s.done < kPartHeaderBytes) {
+      iov[n].iov_base = s.header + s.done;
+      iov[n].iov_len = kPartHeaderBytes - s.done;
+      ++n;
+    }
+    uint64_t dataDone = s.done > kPartHeaderBytes ? s.done - kPartHeaderBytes : 0;
+    if (s.len > dataDone) {
+      iov[n].iov_base = v.slot(s.seq) + s.offset + dataDone;
+      iov[n].iov_len = s.len - dataDone;
+      ++n;
+    }
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = n;
+    ssize_t r = sendmsg(s.sock.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        s.canWrite = false;
+        break;
+      }
+      fail(ErrnoError("send", errno).withContext(what("to")));
+      return moved;
+    }
+    moved = true;
+    s.done += static_cast<uint64_t>(r);
+    if (s.done == kPartHeaderBytes + s.len) {
+      s.active = false;
+      --partsLeft_[s.seq % params_.nslots];
+      ++s.nextSeq;
+    }
+  }
+  return moved;
+}
+
+bool TcpSendLink::pump() {
+  if (failed() || (abort_ != nullptr && abort_->aborted())) return false;
+  const FifoView& v = fifo_->view();
+  uint64_t head = v.head().load(std::memory_order_acquire);
+  while (known_ < head) {
+    uint64_t total = v.bytes(known_).load(std::memory_order_relaxed);
+    partsLeft_[known_ % params_.nslots] = partsFor(total, params_.nsocks);
+    ++known_;
+  }
+  bool moved = false;
+  for (uint32_t j = 0; j < params_.nsocks && !failed(); ++j) moved |= pumpSocket(j, known_);
+  bool released = false;
+  while (tail_ < known_ && partsLeft_[tail_ % params_.nslots] == 0) {
+    ++tail_;
+    released = true;
+  }
+  if (released) v.tail().store(tail_, std::memory_order_release);
+  return moved || released;
+}
+
+// ------------------------------------------------------------ TcpRecvLink
+
+TcpRecvLink::TcpRecvLink(int peer, int channel, const TcpParams& params,
+                         std::unique_ptr<HeapFifo> fifo, const AbortState* abort,
+                         std::chrono::milliseconds timeout)
+    : TcpLink(peer, channel, params, abort, timeout),
+      fifo_(std::move(fifo)),
+      exec_(fifo_->view()),
+      slots_(params.nslots) {}
+
+void TcpRecvLink::release() {
+  exec_.release();
+  if (proxy_ != nullptr) proxy_->wake();
+}
+
+Status TcpRecvLink::health() {
+  Status s = linkHealth("from");
+  if (!s.ok()) return s;
+  if (attached_.load(std::memory_order_acquire) < params_.nsocks &&
+      std::chrono::steady_clock::now() - created_ > timeout_) {
+    return Timeout(what("from"), ": rank ", peer_, " did not connect within ",
+                   std::chrono::duration_cast<std::chrono::seconds>(timeout_).count(), " s");
+  }
+  return Status::Ok();
+}
+
+Status TcpRecvLink::acceptHeader(uint32_t j) {
+  TcpSocketState& s = socks_[j];
+  uint32_t magic = wire::getU32(s.header);
+  uint32_t part = wire::getU32(s.header + 4);
+  uint64_t seq = wire::getU64(s.header + 8);
+  uint64_t total = wire::getU64(s.header + 16);
+  if (magic != kPartMagic) return RemoteError("bad part header magic");
+  if (total > params_.slotBytes) {
+    return RemoteError("part header announces ", total, " bytes for a ", params_.slotBytes,
+                       "-byte slot");
+  }
+  uint32_t nparts = partsFor(total, params_.nsocks);
+  if (part >= nparts || (seq + part) % params_.nsocks != j) {
+    return RemoteError("part ", part, " of slot ", seq, " arrived on the wrong socket ", j);
+  }
+  if (seq < s.nextSeq || seq < head_) {
+    return RemoteError("slot sequence ", seq, " went backwards on socket ", j);
+  }
+  s.seq = seq;
+  s.part = part;
+  s.total = total;
+  s.done = 0;
+  s.active = true;
+  partRange(total, nparts, part, &s.offset, &s.len);
+  return Status::Ok();
+}
+
+bool TcpRecvLink::pumpSocket(uint32_t j, uint64_t tail) {
+  TcpSocketState& s = socks_[j];
+  const FifoView& v = fifo_->view();
+  bool moved = false;
+  while (s.registered && s.canRead) {
+    if (!s.active) {
+      ssize_t r = recv(s.sock.fd(), s.header + s.headerDone, kPartHeaderBytes - s.headerDone,
+                       MSG_DONTWAIT);
+      if (r == 0) {
+        fail(RemoteError(what("from"), ": closed by rank ", peer_), s.headerDone == 0);
+        return moved;
+      }
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          s.canRead = false;
+          break;
+        }
+        fail(ErrnoError("recv", errno).withContext(what("from")));
+        return moved;
+      }
+      moved = true;
+      s.headerDone += static_cast<size_t>(r);
+      if (s.headerDone < kPartHeaderBytes) continue;
+      s.headerDone = 0;
+      Status st = acceptHeader(j);
+      if (!st.ok()) {
+        fail(st.withContext(what("from")));
+        return moved;
+      }
+    }
+    // The part's slot must have been released by the executor (back-pressure).
+    if (s.seq >= tail + params_.nslots) break;
+    SlotState& slot = slots_[s.seq % params_.nslots];
+    if (!slot.open || slot.seq != s.seq) {
+      if (slot.open) {
+        fail(InternalError(what("from"), ": slot ", s.seq % params_.nslots, " still in use"));
+        return moved;
+      }
+      slot = SlotState{true, s.seq, s.total, partsFor(s.total, params_.nsocks), 0, 0};
+    } else if (slot.total != s.total || (slot.mask & (1ull << s.part)) != 0) {
+      fail(RemoteError(what("from"), ": inconsistent parts for slot sequence ", s.seq));
+      return moved;
+    }
+    if (s.done < s.len) {
+      ssize_t r = recv(s.sock.fd(), v.slot(s.seq) + s.offset + s.done, s.len - s.done,
+                       MSG_DONTWAIT);
+      if (r == 0) {
+        fail(RemoteError(what("from"), ": closed by rank ", peer_, " in the middle of a slot"));
+        return moved;
+      }
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          s.canRead = false;
+          break;
+        }
+        fail(ErrnoError("recv", errno).withContext(what("from")));
+        return moved;
+      }
+      moved = true;
+      s.done += static_cast<uint64_t>(r);
+      if (s.done < s.len) continue;
+    }
+    slot.mask |= 1ull << s.part;
+    ++slot.partsDone;
+    s.active = false;
+    s.nextSeq = s.seq + 1;
+  }
+  return moved;
+}
+
+bool TcpRecvLink::pump() {
+  if (failed() || (abort_ != nullptr && abort_->aborted())) return false;
+  const FifoView& v = fifo_->view();
+  uint64_t tail = v.tail().load(std::memory_order_acquire);
+  bool moved = false;
+  for (uint32_t j = 0; j < params_.nsocks && !failed(); ++j) moved |= pumpSocket(j, tail);
+  bool published = false;
+  while (head_ < tail + params_.nslots) {
+    SlotState& slot = slots_[head_ % params_.nslots];
+    if (!slot.open || slot.seq != head_ || slot.partsDone != slot.nparts) break;
+    v.bytes(head_).store(slot.total, std::memory_order_relaxed);
+    slot.open = false;
+    ++head_;
+    published = true;
+  }
+  if (published) v.head().store(head_, std::memory_order_release);
+  return moved || published;
+}
+
+}  // namespace strata::transport

@@ -1,0 +1,181 @@
+// The tcp data path: one direction of one (peer, channel) link, carried by
+// nsocks sockets. The executor side is an ordinary slot FIFO in process
+// memory; a proxy thread (tcp_proxy.h) moves slots between that FIFO and
+// the sockets with non-blocking I/O.
+//
+// Wire format of a data socket after its handshake, per part:
+//   PartHeader (24 bytes, little endian): magic u32, part u32, seq u64, total u64
+//   then the part's bytes.
+// A posted slot of `total` bytes is cut into nparts = partsFor(total)
+// contiguous parts; part p of slot seq goes on socket (seq + p) % nsocks, so
+// small slots rotate over the sockets and large ones use all of them. Each
+// socket carries its parts in increasing seq order.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "net/socket.h"
+#include "transports/connection.h"
+#include "transports/fifo.h"
+#include "transports/health.h"
+
+namespace strata::transport {
+
+class TcpProxy;
+
+struct TcpParams {
+  uint64_t slotBytes = 0;
+  uint32_t nslots = 0;
+  uint32_t nsocks = 0;
+};
+
+inline constexpr uint32_t kPartMagic = 0x54504453;  // "SDPT"
+inline constexpr size_t kPartHeaderBytes = 24;
+inline constexpr uint64_t kMinPartBytes = 32 * 1024;
+inline constexpr uint32_t kMaxSockets = 64;
+
+uint32_t partsFor(uint64_t total, uint32_t nsocks);
+// Offset and length of part `part` of a slot of `total` bytes.
+void partRange(uint64_t total, uint32_t nparts, uint32_t part, uint64_t* offset, uint64_t* len);
+
+// An anonymous mapping holding one FIFO (zeroed, pages touched lazily).
+class HeapFifo {
+ public:
+  static StatusOr<std::unique_ptr<HeapFifo>> create(const FifoLayout& layout);
+  ~HeapFifo();
+  FifoView view() const { return FifoView(base_, layout_); }
+
+ private:
+  HeapFifo() = default;
+  char* base_ = nullptr;
+  size_t bytes_ = 0;
+  FifoLayout layout_;
+};
+
+class TcpLink;
+
+struct TcpSocketState {
+  TcpLink* owner = nullptr;
+  uint32_t index = 0;
+  net::Socket sock;
+  bool registered = false;  // in the proxy's epoll set
+  bool canRead = false;
+  bool canWrite = false;
+  uint64_t nextSeq = 0;  // send: next slot to consider; recv: lowest seq allowed next
+  bool active = false;   // a part is in progress
+  uint64_t seq = 0, offset = 0, len = 0, total = 0;
+  uint32_t part = 0;
+  uint64_t done = 0;  // bytes of the current part moved (header included when sending)
+  uint8_t header[kPartHeaderBytes];
+  size_t headerDone = 0;
+};
+
+// What the proxy thread drives. Every method except fail()/health parts runs
+// on the proxy thread that owns the link.
+class TcpLink {
+ public:
+  TcpLink(int peer, int channel, const TcpParams& params, const AbortState* abort,
+          std::chrono::milliseconds timeout);
+  virtual ~TcpLink() = default;
+
+  // Moves bytes; true if anything moved (the proxy then rings the doorbell).
+  virtual bool pump() = 0;
+  // Takes sockets handed over by other threads into the epoll set.
+  void adoptSockets(int epollFd);
+  void onEvent(TcpSocketState* sock, uint32_t events);
+  // First failure wins; later health() calls return it. `expected` failures
+  // (the peer closed at a message boundary, as it does when it shuts down)
+  // are logged at INFO instead of WARN.
+  void fail(Status status, bool expected = false);
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  void setProxy(TcpProxy* proxy) { proxy_ = proxy; }
+  TcpProxy* proxy() const { return proxy_; }
+  int peer() const { return peer_; }
+  int channel() const { return channel_; }
+
+  // Hands a connected, authenticated socket to the link (any thread).
+  // False if that socket index was already taken.
+  bool claimSocket(uint32_t index);
+  void giveSocket(uint32_t index, net::Socket sock);
+
+ protected:
+  Status linkHealth(const char* direction);
+  std::string what(const char* direction) const;
+
+  int peer_;
+  int channel_;
+  TcpParams params_;
+  const AbortState* abort_;
+  TcpProxy* proxy_ = nullptr;
+  std::vector<TcpSocketState> socks_;  // fixed size nsocks; proxy thread only
+  std::atomic<uint32_t> attached_{0};  // sockets handed over so far
+  std::chrono::steady_clock::time_point created_;
+  std::chrono::milliseconds timeout_;
+
+ private:
+  std::mutex mu_;
+  std::vector<net::Socket> incoming_;  // handed over, not yet adopted
+  std::vector<bool> claimed_;
+  std::vector<bool> incomingSet_;
+  std::atomic<bool> failed_{false};
+  Status error_;
+};
+
+class TcpSendLink final : public TcpLink, public SendConnection {
+ public:
+  TcpSendLink(int peer, int channel, const TcpParams& params, std::unique_ptr<HeapFifo> fifo,
+              const AbortState* abort, std::chrono::milliseconds timeout);
+  // SendConnection (executor thread)
+  void* acquire(size_t* capacity) override { return exec_.acquire(capacity); }
+  void post(size_t bytes) override;
+  bool idle() override { return exec_.idle(); }
+  Status health() override { return linkHealth("to"); }
+  const char* transportName() const override { return "tcp"; }
+  // TcpLink (proxy thread)
+  bool pump() override;
+
+ private:
+  bool pumpSocket(uint32_t j, uint64_t known);
+
+  std::unique_ptr<HeapFifo> fifo_;
+  FifoSender exec_;
+  uint64_t known_ = 0;  // slots whose part counts are set up
+  uint64_t tail_ = 0;   // slots fully written to the sockets
+  std::vector<uint32_t> partsLeft_;
+};
+
+class TcpRecvLink final : public TcpLink, public RecvConnection {
+ public:
+  TcpRecvLink(int peer, int channel, const TcpParams& params, std::unique_ptr<HeapFifo> fifo,
+              const AbortState* abort, std::chrono::milliseconds timeout);
+  // RecvConnection (executor thread)
+  const void* peek(size_t* bytes) override { return exec_.peek(bytes, nullptr); }
+  void release() override;
+  Status health() override;
+  const char* transportName() const override { return "tcp"; }
+  // TcpLink (proxy thread)
+  bool pump() override;
+
+ private:
+  struct SlotState {
+    bool open = false;
+    uint64_t seq = 0;
+    uint64_t total = 0;
+    uint32_t nparts = 0;
+    uint32_t partsDone = 0;
+    uint64_t mask = 0;
+  };
+  bool pumpSocket(uint32_t j, uint64_t tail);
+  Status acceptHeader(uint32_t j);
+
+  std::unique_ptr<HeapFifo> fifo_;
+  FifoReceiver exec_;
+  uint64_t head_ = 0;  // slots published to the executor
+  std::vector<SlotState> slots_;
+};
+
+}  // namespace strata::transport
