@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -40,6 +41,15 @@ class ConnectionManager {
   virtual const char* transportFor(int peer) const = 0;
   // Host index of each rank (ranks with the same index share a host).
   virtual int hostOf(int rank) const = 0;
+  // The smallest slot any connection of this communicator offers (the same
+  // value on every rank), so plans can size their steps to fit one slot.
+  virtual size_t minSlotCapacityBytes() const = 0;
+  // Slots per FIFO toward `peer`: how many steps may be in flight at once.
+  virtual size_t slotsPerConnection(int peer) const = 0;
+  // The smallest FIFO capacity (slots x slot bytes) of any connection this
+  // manager can create; plan steps are sized from it so that a step's data
+  // always fits in flight.
+  virtual size_t minFifoCapacityBytes() const = 0;
   // Stops proxy threads' waits and makes connections report failure.
   virtual void abort() = 0;
 };

@@ -110,7 +110,7 @@ void TcpProxy::run() {
     }
     if (n < 0) {
       if (errno == EINTR) continue;
-      STRATA_WARN(log::kNet, "tcp proxy ", index_, ": epoll_wait: ", ErrnoError("", errno).message());
+      STRATA_WARN(log::kNet, "tcp proxy ", index_, ": ", ErrnoError("epoll_wait", errno).message());
       continue;
     }
     for (int i = 0; i < n; ++i) {

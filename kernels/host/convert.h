@@ -27,6 +27,13 @@ namespace strata::kernels {
 namespace convert_detail {
 inline uint32_t bitsOf(float f) { return std::bit_cast<uint32_t>(f); }
 inline float floatOf(uint32_t u) { return std::bit_cast<float>(u); }
+// c ? t : f through a mask. Written this way (not as a branch) so the
+// vectoriser can if-convert loops whose other arm holds a float operation,
+// which it otherwise refuses to speculate under -ftrapping-math.
+inline uint32_t pick(bool c, uint32_t t, uint32_t f) {
+  const uint32_t m = 0u - uint32_t(c);
+  return (t & m) | (f & ~m);
+}
 }  // namespace convert_detail
 
 // ---- fp16 ----------------------------------------------------------------
@@ -37,10 +44,10 @@ inline float halfToFloat(uint16_t h) {
   const uint32_t mag = h & 0x7fffu;
   const uint32_t exp = mag >> 10;
   uint32_t bits = (mag << 13) + (112u << 23);  // rebias 15 -> 127
-  if (exp == 31) bits += 112u << 23;           // inf/NaN: exponent 255
+  bits += pick(exp == 31, 112u << 23, 0u);  // inf/NaN: exponent 255
   // Subnormal (and zero): mantissa * 2^-24, exact in float.
   const uint32_t sub = bitsOf(float(mag) * 0x1p-24f);
-  if (exp == 0) bits = sub;
+  bits = pick(exp == 0, sub, bits);
   return floatOf(sign | bits);
 }
 
@@ -55,9 +62,9 @@ inline uint16_t floatToHalf(float f) {
   // Below 2^-14: adding 0.5 (whose ulp is 2^-24, the fp16 subnormal step)
   // lets the FPU do the rounding; the difference in bits is the result.
   const uint32_t sub = bitsOf(floatOf(a) + 0.5f) - 0x3f000000u;
-  if (a < 0x38800000u) r = sub;                               // < 2^-14
-  if (a >= 0x477ff000u) r = 0x7c00u;                          // >= 65520: inf
-  if (a > 0x7f800000u) r = 0x7e00u | ((a >> 13) & 0x3ffu);    // NaN, quiet
+  r = pick(a < 0x38800000u, sub, r);  // < 2^-14
+  r = pick(a >= 0x477ff000u, 0x7c00u, r);  // >= 65520: inf
+  r = pick(a > 0x7f800000u, 0x7e00u | ((a >> 13) & 0x3ffu), r);  // NaN, quiet
   return uint16_t(sign | r);
 }
 
@@ -66,9 +73,10 @@ inline uint16_t floatToHalf(float f) {
 inline float bf16ToFloat(uint16_t b) { return convert_detail::floatOf(uint32_t(b) << 16); }
 
 inline uint16_t floatToBf16(float f) {
-  const uint32_t x = convert_detail::bitsOf(f);
+  using namespace convert_detail;
+  const uint32_t x = bitsOf(f);
   uint32_t r = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
-  if ((x & 0x7fffffffu) > 0x7f800000u) r = (x >> 16) | 0x40u;  // NaN, quiet
+  r = pick((x & 0x7fffffffu) > 0x7f800000u, (x >> 16) | 0x40u, r);  // NaN, quiet
   return uint16_t(r);
 }
 
@@ -83,8 +91,8 @@ inline float fp8e4m3ToFloat(uint8_t v) {
   const uint32_t mag = v & 0x7fu;
   uint32_t bits = (mag << 20) + (120u << 23);  // rebias 7 -> 127
   const uint32_t sub = bitsOf(float(mag) * 0x1p-9f);
-  if (mag < 8) bits = sub;                     // subnormal: m * 2^-9
-  if (mag == 0x7f) bits = 0x7fc00000u;         // the only NaN
+  bits = pick(mag < 8, sub, bits);  // subnormal: m * 2^-9
+  bits = pick(mag == 0x7f, 0x7fc00000u, bits);  // the only NaN
   return floatOf(sign | bits);
 }
 
@@ -96,9 +104,9 @@ inline uint8_t floatToFp8e4m3(float f) {
   uint32_t r = (a - (120u << 23) + 0x7ffffu + ((a >> 20) & 1u)) >> 20;
   // Below 2^-6 the step is 2^-9, the ulp of 16384.0f.
   const uint32_t sub = bitsOf(floatOf(a) + 16384.0f) - 0x46800000u;
-  if (a < 0x3c800000u) r = sub;   // < 2^-6
-  if (a > 0x43e00000u) r = 0x7eu; // > 448, inf included: saturate
-  if (a > 0x7f800000u) r = 0x7fu; // NaN
+  r = pick(a < 0x3c800000u, sub, r);  // < 2^-6
+  r = pick(a > 0x43e00000u, 0x7eu, r);  // > 448, inf included: saturate
+  r = pick(a > 0x7f800000u, 0x7fu, r);  // NaN
   return uint8_t(sign | r);
 }
 
@@ -109,9 +117,9 @@ inline float fp8e5m2ToFloat(uint8_t v) {
   const uint32_t sign = uint32_t(v & 0x80u) << 24;
   const uint32_t mag = v & 0x7fu;
   uint32_t bits = (mag << 21) + (112u << 23);  // rebias 15 -> 127
-  if (mag >= 0x7c) bits += 112u << 23;         // inf/NaN: exponent 255
+  bits += pick(mag >= 0x7c, 112u << 23, 0u);  // inf/NaN: exponent 255
   const uint32_t sub = bitsOf(float(mag) * 0x1p-16f);
-  if (mag < 4) bits = sub;                     // subnormal: m * 2^-16
+  bits = pick(mag < 4, sub, bits);  // subnormal: m * 2^-16
   return floatOf(sign | bits);
 }
 
@@ -123,10 +131,10 @@ inline uint8_t floatToFp8e5m2(float f) {
   uint32_t r = (a - (112u << 23) + 0xfffffu + ((a >> 21) & 1u)) >> 21;
   // Below 2^-14 the step is 2^-16, the ulp of 128.0f.
   const uint32_t sub = bitsOf(floatOf(a) + 128.0f) - 0x43000000u;
-  if (a < 0x38800000u) r = sub;     // < 2^-14
-  if (a > 0x47600000u) r = 0x7bu;   // > 57344: saturate
-  if (a == 0x7f800000u) r = 0x7cu;  // inf stays inf
-  if (a > 0x7f800000u) r = 0x7eu;   // NaN, quiet
+  r = pick(a < 0x38800000u, sub, r);  // < 2^-14
+  r = pick(a > 0x47600000u, 0x7bu, r);  // > 57344: saturate
+  r = pick(a == 0x7f800000u, 0x7cu, r);  // inf stays inf
+  r = pick(a > 0x7f800000u, 0x7eu, r);  // NaN, quiet
   return uint8_t(sign | r);
 }
 

@@ -106,7 +106,10 @@ Status split(ncclComm_t comm, int color, int key, ncclComm_t* newcomm, ncclConfi
   std::memcpy(uid.internal, wire, sizeof wire);
   STRATA_ASSIGN_OR_RETURN(bootstrap::UniqueId id, decodeId(uid));
   auto child = Communicator::create(id, static_cast<int>(members.size()), newRank, options);
-  if (!child.ok()) return child.status().withContext("ncclCommSplit");
+  if (!child.ok()) {
+    Status s = child.status();
+    return s.withContext("ncclCommSplit");
+  }
   ncclComm* handle = newHandle();
   handle->impl = std::move(child).value();
   *newcomm = handle;

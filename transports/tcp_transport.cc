@@ -1,0 +1,306 @@
+#include "transports/tcp_transport.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "core/log.h"
+#include "transports/wire.h"
+
+namespace strata::transport {
+namespace {
+
+constexpr int kSocketBufferBytes = 4 << 20;
+// Handshakes in flight at once; more connections wait in the listen backlog.
+constexpr size_t kMaxHandshakes = 32;
+
+enum HelloReject : uint32_t {
+  kAccepted = 0,
+  kBadMagic = 1,
+  kBadVersion = 2,
+  kWrongCommunicator = 3,
+  kUnknownRank = 4,
+  kBadChannel = 5,
+  kBadGeometry = 6,
+  kDuplicate = 7,
+  kNoResources = 8,
+};
+
+const char* rejectText(uint32_t code) {
+  switch (code) {
+    case kBadMagic: return "not a strata data connection";
+    case kBadVersion: return "protocol version mismatch";
+    case kWrongCommunicator: return "hello for another communicator or rank";
+    case kUnknownRank: return "sender rank is not a tcp peer of this rank";
+    case kBadChannel: return "channel out of range";
+    case kBadGeometry: return "socket count or FIFO geometry mismatch";
+    case kDuplicate: return "socket index already connected";
+    case kNoResources: return "receiver could not allocate the FIFO";
+    default: return "rejected";
+  }
+}
+
+std::string peerName(const net::Socket& sock) {
+  auto addr = sock.peerAddress();
+  return addr.ok() ? addr.value().toString() : std::string("an unknown address");
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<TcpTransport>> TcpTransport::listen(const net::Address& bindTo) {
+  net::Address addr = bindTo;
+  addr.setPort(0);
+  std::unique_ptr<TcpTransport> t(new TcpTransport());
+  STRATA_ASSIGN_OR_RETURN(t->listener_, net::Socket::listen(addr));
+  STRATA_ASSIGN_OR_RETURN(t->address_, t->listener_.localAddress());
+  STRATA_RETURN_IF_ERROR(t->listener_.setNonBlocking(true));
+  // Accepted sockets inherit the buffer sizes (set before the handshake).
+  (void)t->listener_.setBufferBytes(kSocketBufferBytes, kSocketBufferBytes);
+  return t;
+}
+
+Status TcpTransport::start(const TcpConfig& config) {
+  config_ = config;
+  size_t n = static_cast<size_t>(config_.nranks) * static_cast<size_t>(config_.nchannels);
+  sendLinks_.resize(n);
+  recvLinks_.resize(n);
+  for (int i = 0; i < config_.nthreads; ++i) {
+    proxies_.push_back(std::make_unique<TcpProxy>(i, config_.bell, config_.abort));
+    STRATA_RETURN_IF_ERROR_CTX(proxies_.back()->start(), "starting a tcp proxy thread");
+  }
+  acceptThread_ = std::thread([this] { acceptLoop(); });
+  started_ = true;
+  return Status::Ok();
+}
+
+TcpTransport::~TcpTransport() {
+  stopping_.store(true, std::memory_order_release);
+  if (acceptThread_.joinable()) acceptThread_.join();
+  {
+    std::lock_guard<std::mutex> lock(workersMu_);
+    for (Worker& w : workers_) w.thread.join();
+    workers_.clear();
+  }
+  proxies_.clear();  // joins the proxies before the links they pump go away
+}
+
+void TcpTransport::abort() {
+  stopping_.store(true, std::memory_order_release);
+  for (auto& p : proxies_) p->signal();
+}
+
+TcpProxy* TcpTransport::proxyFor(int peer, int channel) const {
+  size_t i = static_cast<size_t>(peer) * static_cast<size_t>(config_.nchannels) +
+             static_cast<size_t>(channel);
+  return proxies_[i % proxies_.size()].get();
+}
+
+Status TcpTransport::tune(net::Socket& sock) const {
+  STRATA_RETURN_IF_ERROR(sock.setNoDelay(true));
+  Status s = sock.setBufferBytes(kSocketBufferBytes, kSocketBufferBytes);
+  if (!s.ok()) STRATA_INFO(log::kNet, "socket buffers left at their defaults: ", s.message());
+  return Status::Ok();
+}
+
+void TcpTransport::acceptLoop() {
+  while (!stopping_.load(std::memory_order_acquire)) {
+    size_t active = 0;
+    {
+      std::lock_guard<std::mutex> lock(workersMu_);
+      for (size_t i = 0; i < workers_.size();) {
+        if (workers_[i].done->load(std::memory_order_acquire)) {
+          workers_[i].thread.join();
+          workers_[i] = std::move(workers_.back());
+          workers_.pop_back();
+        } else {
+          ++i;
+        }
+      }
+      active = workers_.size();
+    }
+    pollfd p{listener_.fd(), POLLIN, 0};
+    if (active >= kMaxHandshakes) p.events = 0;  // let the backlog hold them
+    int rc = poll(&p, 1, 50);
+    if (rc <= 0 || (p.revents & POLLIN) == 0) continue;
+    int fd = accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        STRATA_WARN(log::kNet, "tcp listener: ", ErrnoError("accept", errno).message());
+        poll(nullptr, 0, 50);
+      }
+      continue;
+    }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::lock_guard<std::mutex> lock(workersMu_);
+    workers_.push_back(Worker{std::thread([this, fd, done] {
+                                handshake(net::Socket(fd));
+                                done->store(true, std::memory_order_release);
+                              }),
+                              done});
+  }
+}
+
+uint32_t TcpTransport::checkHello(const uint8_t* h, int* peer, int* channel,
+                                  uint32_t* index) const {
+  if (wire::getU32(h) != kHelloMagic) return kBadMagic;
+  if (wire::getU32(h + 4) != kTcpVersion) return kBadVersion;
+  uint64_t commHash = wire::getU64(h + 8);
+  uint32_t src = wire::getU32(h + 16);
+  uint32_t dst = wire::getU32(h + 20);
+  uint32_t ch = wire::getU32(h + 24);
+  uint32_t sock = wire::getU32(h + 28);
+  uint32_t nsocks = wire::getU32(h + 32);
+  uint32_t nslots = wire::getU32(h + 36);
+  uint64_t slotBytes = wire::getU64(h + 40);
+  if (commHash != config_.commHash || dst != static_cast<uint32_t>(config_.rank)) {
+    return kWrongCommunicator;
+  }
+  if (src >= static_cast<uint32_t>(config_.nranks) || !config_.tcpPeers[src]) return kUnknownRank;
+  if (ch >= static_cast<uint32_t>(config_.nchannels)) return kBadChannel;
+  if (nsocks != config_.local.nsocks || sock >= nsocks || nslots != config_.local.nslots ||
+      slotBytes != config_.local.slotBytes) {
+    return kBadGeometry;
+  }
+  *peer = static_cast<int>(src);
+  *channel = static_cast<int>(ch);
+  *index = sock;
+  return kAccepted;
+}
+
+void TcpTransport::handshake(net::Socket sock) {
+  Deadline deadline = Deadline::after(config_.handshakeTimeout);
+  std::string from = peerName(sock);
+  Status s = net::authenticateServer(sock, config_.secret, net::Purpose::kTcpData, deadline,
+                                     &stopping_);
+  uint8_t hello[kHelloBytes];
+  if (s.ok()) s = sock.recvAll(hello, sizeof(hello), deadline, &stopping_);
+  if (!s.ok()) {
+    if (!stopping_.load()) {
+      STRATA_WARN(log::kNet, "rank ", config_.rank, ": rejected a tcp connection from ", from,
+                  ": ", s.message());
+    }
+    return;
+  }
+  int peer = -1, channel = -1;
+  uint32_t index = 0;
+  uint32_t code = checkHello(hello, &peer, &channel, &index);
+  TcpRecvLink* link = nullptr;
+  if (code == kAccepted) {
+    Status err;
+    link = recvLink(peer, channel, &err);
+    if (link == nullptr) {
+      STRATA_WARN(log::kNet, err.message());
+      code = kNoResources;
+    } else if (!link->claimSocket(index)) {
+      code = kDuplicate;
+    }
+  }
+  uint8_t ack[kAckBytes];
+  wire::putU32(ack, kAckMagic);
+  wire::putU32(ack + 4, code);
+  Status sent = sock.sendAll(ack, sizeof(ack), deadline, &stopping_);
+  if (code != kAccepted) {
+    STRATA_WARN(log::kNet, "rank ", config_.rank, ": rejected a tcp data connection from ", from,
+                ": ", rejectText(code));
+    return;
+  }
+  if (sent.ok()) sent = tune(sock);
+  if (sent.ok()) sent = sock.setNonBlocking(true);
+  if (!sent.ok()) {
+    link->fail(sent.withContext(strCat("tcp connection from rank ", peer, " channel ", channel)));
+    return;
+  }
+  STRATA_INFO(log::kNet, "rank ", config_.rank, ": tcp socket ", index, " from rank ", peer,
+              " channel ", channel, " (", from, ") connected");
+  link->giveSocket(index, std::move(sock));
+  link->proxy()->adopt(link);
+}
+
+TcpRecvLink* TcpTransport::recvLink(int peer, int channel, Status* error) {
+  std::lock_guard<std::mutex> lock(linksMu_);
+  auto& slot = recvLinks_[static_cast<size_t>(peer) * config_.nchannels + channel];
+  if (slot == nullptr) {
+    FifoLayout layout{config_.local.nslots, static_cast<size_t>(config_.local.slotBytes)};
+    auto fifo = HeapFifo::create(layout);
+    if (!fifo.ok()) {
+      *error = fifo.status();
+      return nullptr;
+    }
+    slot = std::make_unique<TcpRecvLink>(peer, channel, config_.local, std::move(fifo).value(),
+                                         config_.abort, config_.timeout);
+    slot->setProxy(proxyFor(peer, channel));
+  }
+  return slot.get();
+}
+
+StatusOr<RecvConnection*> TcpTransport::receiver(int peer, int channel) {
+  if (!started_) return InternalError("tcp transport not started");
+  Status err;
+  TcpRecvLink* link = recvLink(peer, channel, &err);
+  if (link == nullptr) return err;
+  return static_cast<RecvConnection*>(link);
+}
+
+StatusOr<SendConnection*> TcpTransport::connect(int peer, int channel,
+                                                const net::Address& peerAddress,
+                                                const TcpParams& peerParams) {
+  if (!started_) return InternalError("tcp transport not started");
+  size_t slotIndex = static_cast<size_t>(peer) * config_.nchannels + channel;
+  {
+    std::lock_guard<std::mutex> lock(linksMu_);
+    if (sendLinks_[slotIndex] != nullptr) return static_cast<SendConnection*>(sendLinks_[slotIndex].get());
+  }
+  std::string what = strCat("tcp connection to rank ", peer, " channel ", channel, " at ",
+                             peerAddress.toString());
+  FifoLayout layout{peerParams.nslots, static_cast<size_t>(peerParams.slotBytes)};
+  STRATA_ASSIGN_OR_RETURN(auto fifo, HeapFifo::create(layout));
+  auto link = std::make_unique<TcpSendLink>(peer, channel, peerParams, std::move(fifo),
+                                            config_.abort, config_.timeout);
+  link->setProxy(proxyFor(peer, channel));
+  Deadline deadline = Deadline::after(config_.timeout);
+  for (uint32_t j = 0; j < peerParams.nsocks; ++j) {
+    STRATA_ASSIGN_OR_RETURN(net::Socket sock,
+                            net::Socket::connect(peerAddress, deadline, &stopping_));
+    STRATA_RETURN_IF_ERROR_CTX(net::authenticateClient(sock, config_.secret,
+                                                       net::Purpose::kTcpData, deadline,
+                                                       &stopping_),
+                               what);
+    uint8_t hello[kHelloBytes];
+    wire::putU32(hello, kHelloMagic);
+    wire::putU32(hello + 4, kTcpVersion);
+    wire::putU64(hello + 8, config_.commHash);
+    wire::putU32(hello + 16, static_cast<uint32_t>(config_.rank));
+    wire::putU32(hello + 20, static_cast<uint32_t>(peer));
+    wire::putU32(hello + 24, static_cast<uint32_t>(channel));
+    wire::putU32(hello + 28, j);
+    wire::putU32(hello + 32, peerParams.nsocks);
+    wire::putU32(hello + 36, peerParams.nslots);
+    wire::putU64(hello + 40, peerParams.slotBytes);
+    STRATA_RETURN_IF_ERROR_CTX(sock.sendAll(hello, sizeof(hello), deadline, &stopping_), what);
+    uint8_t ack[kAckBytes];
+    STRATA_RETURN_IF_ERROR_CTX(sock.recvAll(ack, sizeof(ack), deadline, &stopping_), what);
+    if (wire::getU32(ack) != kAckMagic) return RemoteError(what, ": malformed handshake reply");
+    uint32_t code = wire::getU32(ack + 4);
+    if (code != kAccepted) return RemoteError(what, ": rejected by the receiver: ", rejectText(code));
+    STRATA_RETURN_IF_ERROR_CTX(tune(sock), what);
+    STRATA_RETURN_IF_ERROR_CTX(sock.setNonBlocking(true), what);
+    link->claimSocket(j);
+    link->giveSocket(j, std::move(sock));
+  }
+  TcpSendLink* raw = link.get();
+  {
+    std::lock_guard<std::mutex> lock(linksMu_);
+    if (sendLinks_[slotIndex] != nullptr) {
+      return InternalError("concurrent connect to rank ", peer, " channel ", channel);
+    }
+    sendLinks_[slotIndex] = std::move(link);
+  }
+  raw->proxy()->adopt(raw);
+  STRATA_INFO(log::kNet, "rank ", config_.rank, ": ", what, " established with ",
+              peerParams.nsocks, " sockets");
+  return static_cast<SendConnection*>(raw);
+}
+
+}  // namespace strata::transport
