@@ -4,6 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config git libgtest-dev libgmock-dev libbenchmark-dev
+          nlohmann-json3-dev
           iproute2 python3)
 # Optional extras: peers for comparison benchmarks and plots.
 if [ "${STRATA_INSTALL_PEERS:-0}" = "1" ]; then

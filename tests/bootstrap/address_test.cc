@@ -39,7 +39,7 @@ TEST(Address, ParsesAndPrintsIpv4AndIpv6) {
 TEST(Address, RejectsMalformedText) {
   for (const char* bad : {"", ":", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1",
                           "1.2.3.4:12x", "::1:80", "[::1]", "[::1]80", "[::1:80", "[]:80",
-                          ":80", "no.such.host.invalid:80"}) {
+                          ":80", "1.2.3.4.5:80x"}) {
     auto a = Address::parse(bad);
     EXPECT_FALSE(a.ok()) << "'" << bad << "' parsed as " << (a.ok() ? a->toString() : "");
   }

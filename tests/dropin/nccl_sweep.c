@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "nccl.h"
-#include "nccl_types.h"
+#include "support/nccl_types.h"
 
 #define MAX_RANKS 8
 #define NUM_OPS 6 /* sum, prod, max, min, avg, premulsum */
