@@ -10,13 +10,13 @@
 
 #include "nccl.h"
 
-static const char* type_name(ncclDataType_t t) {
+static inline const char* type_name(ncclDataType_t t) {
   static const char* names[] = {"int8",  "uint8",  "int32",   "uint32",  "int64",  "uint64",
                                 "half",  "float",  "double",  "bf16",    "e4m3",   "e5m2"};
   return names[t];
 }
 
-static size_t type_size(ncclDataType_t t) {
+static inline size_t type_size(ncclDataType_t t) {
   switch (t) {
     case ncclInt8: case ncclUint8: case ncclFloat8e4m3: case ncclFloat8e5m2: return 1;
     case ncclFloat16: case ncclBfloat16: return 2;
@@ -25,13 +25,13 @@ static size_t type_size(ncclDataType_t t) {
   }
 }
 
-static int type_is_float(ncclDataType_t t) {
+static inline int type_is_float(ncclDataType_t t) {
   return t == ncclFloat16 || t == ncclFloat32 || t == ncclFloat64 || t == ncclBfloat16 ||
          t == ncclFloat8e4m3 || t == ncclFloat8e5m2;
 }
 
 /* Relative precision of a type (one unit in the last place at 1.0). */
-static double type_eps(ncclDataType_t t) {
+static inline double type_eps(ncclDataType_t t) {
   switch (t) {
     case ncclFloat16: return 1.0 / 1024;
     case ncclBfloat16: return 1.0 / 128;
@@ -43,7 +43,7 @@ static double type_eps(ncclDataType_t t) {
   }
 }
 
-static double decode_minifloat(unsigned bits, int expBits, int manBits, int bias, int e4m3) {
+static inline double decode_minifloat(unsigned bits, int expBits, int manBits, int bias, int e4m3) {
   unsigned sign = (bits >> (expBits + manBits)) & 1;
   unsigned exp = (bits >> manBits) & ((1u << expBits) - 1);
   unsigned man = bits & ((1u << manBits) - 1);
@@ -58,16 +58,16 @@ static double decode_minifloat(unsigned bits, int expBits, int manBits, int bias
   return sign ? -v : v;
 }
 
-static double half_to_double(uint16_t h) { return decode_minifloat(h, 5, 10, 15, 0); }
+static inline double half_to_double(uint16_t h) { return decode_minifloat(h, 5, 10, 15, 0); }
 
-static double bf16_to_double(uint16_t b) {
+static inline double bf16_to_double(uint16_t b) {
   uint32_t u = (uint32_t)b << 16;
   float f;
   memcpy(&f, &u, 4);
   return f;
 }
 
-static double read_elem(ncclDataType_t t, const void* buf, size_t i) {
+static inline double read_elem(ncclDataType_t t, const void* buf, size_t i) {
   const char* p = (const char*)buf + i * type_size(t);
   switch (t) {
     case ncclInt8: return *(const int8_t*)p;
@@ -87,7 +87,7 @@ static double read_elem(ncclDataType_t t, const void* buf, size_t i) {
 }
 
 /* Nearest code of a narrow float format by search (values are small). */
-static unsigned nearest_code(double v, int bits, double (*decode)(unsigned)) {
+static inline unsigned nearest_code(double v, int bits, double (*decode)(unsigned)) {
   unsigned best = 0;
   double bestErr = INFINITY;
   for (unsigned c = 0; c < (1u << bits); ++c) {
@@ -101,12 +101,12 @@ static unsigned nearest_code(double v, int bits, double (*decode)(unsigned)) {
   }
   return best;
 }
-static double dec_e4m3(unsigned c) { return decode_minifloat(c, 4, 3, 7, 1); }
-static double dec_e5m2(unsigned c) { return decode_minifloat(c, 5, 2, 15, 0); }
-static double dec_half(unsigned c) { return half_to_double((uint16_t)c); }
+static inline double dec_e4m3(unsigned c) { return decode_minifloat(c, 4, 3, 7, 1); }
+static inline double dec_e5m2(unsigned c) { return decode_minifloat(c, 5, 2, 15, 0); }
+static inline double dec_half(unsigned c) { return half_to_double((uint16_t)c); }
 
 /* Small integer values 0..64 are all the sweep writes; cache their codes. */
-static unsigned encode_small(ncclDataType_t t, int v) {
+static inline unsigned encode_small(ncclDataType_t t, int v) {
   static int ready = 0;
   static unsigned half[65], e4m3[65], e5m2[65];
   if (!ready) {
@@ -123,7 +123,7 @@ static unsigned encode_small(ncclDataType_t t, int v) {
 }
 
 /* Writes the small non-negative integer v (0..64) as element i. */
-static void write_small(ncclDataType_t t, void* buf, size_t i, int v) {
+static inline void write_small(ncclDataType_t t, void* buf, size_t i, int v) {
   char* p = (char*)buf + i * type_size(t);
   switch (t) {
     case ncclInt8: *(int8_t*)p = (int8_t)v; break;
@@ -147,7 +147,7 @@ static void write_small(ncclDataType_t t, void* buf, size_t i, int v) {
 }
 
 /* Integer results wrap around like the C types do. */
-static double wrap_int(ncclDataType_t t, double v) {
+static inline double wrap_int(ncclDataType_t t, double v) {
   long long x = (long long)v;
   switch (t) {
     case ncclInt8: return (int8_t)x;
