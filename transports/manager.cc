@@ -29,6 +29,9 @@ namespace {
 
 enum class Kind { kLoopback, kShm, kTcp };
 
+// How long destruction waits for tcp data posted but not yet sent.
+constexpr std::chrono::milliseconds kDrainLimit{10000};
+
 const char* kindName(Kind k) {
   switch (k) {
     case Kind::kLoopback: return "loopback";
@@ -141,6 +144,7 @@ class Manager final : public ConnectionManager {
   std::vector<int> processIndex_;
   size_t minSlot_ = 0;
   size_t minFifo_ = 0;
+  std::chrono::milliseconds timeout_{0};
   AbortState abort_;
   std::shared_ptr<Segment> own_;
   std::vector<std::shared_ptr<Segment>> peerSegments_;
@@ -155,6 +159,9 @@ class Manager final : public ConnectionManager {
 };
 
 Manager::~Manager() {
+  // Slots posted just before destruction still go out (memory FIFOs already
+  // hold theirs; tcp ones may still sit in the proxy's queue).
+  if (tcp_ != nullptr && !abort_.aborted()) tcp_->drain(std::min(timeout_, kDrainLimit));
   abort_.local.store(true);
   ownedSends_.clear();
   ownedRecvs_.clear();
@@ -258,6 +265,7 @@ Status Manager::init(bootstrap::Bootstrap& bs, const ManagerOptions& options) {
   rank_ = bs.rank();
   nranks_ = bs.nranks();
   nchannels_ = options.nchannels;
+  timeout_ = options.timeout;
   abort_.external = options.abort;
   if (nchannels_ < 1 || nchannels_ > 1024) {
     return InvalidArgument("nchannels=", nchannels_, " is outside [1, 1024]");

@@ -82,23 +82,30 @@ void TcpLink::giveSocket(uint32_t index, net::Socket sock) {
 }
 
 void TcpLink::adoptSockets(int epollFd) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (uint32_t j = 0; j < socks_.size(); ++j) {
-    if (!incomingSet_[j]) continue;
-    incomingSet_[j] = false;
-    TcpSocketState& s = socks_[j];
-    s.sock = std::move(incoming_[j]);
+  Status error;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (uint32_t j = 0; j < socks_.size(); ++j) {
+      if (!incomingSet_[j]) continue;
+      incomingSet_[j] = false;
+      socks_[j].sock = std::move(incoming_[j]);
+    }
+  }
+  for (TcpSocketState& s : socks_) {
+    if (s.registered || !s.sock.valid()) continue;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = &s;
     if (epoll_ctl(epollFd, EPOLL_CTL_ADD, s.sock.fd(), &ev) != 0) {
-      fail(ErrnoError("epoll_ctl", errno).withContext(what("with")));
+      if (error.ok()) error = ErrnoError("epoll_ctl", errno).withContext(what("with"));
+      s.sock.close();
       continue;
     }
     s.registered = true;
     s.canRead = true;  // edge-triggered: try once, the next edge says when again
     s.canWrite = true;
   }
+  if (!error.ok()) fail(std::move(error));
 }
 
 void TcpLink::onEvent(TcpSocketState* sock, uint32_t events) {
@@ -119,6 +126,7 @@ void TcpLink::fail(Status status, bool expected) {
   } else {
     STRATA_WARN(log::kNet, text);
   }
+  if (bell_ != nullptr) ring(bell_);  // a waiting executor should see health() now
 }
 
 std::string TcpLink::what(const char* direction) const {
@@ -236,7 +244,10 @@ bool TcpSendLink::pump() {
     ++tail_;
     released = true;
   }
-  if (released) v.tail().store(tail_, std::memory_order_release);
+  if (released) {
+    v.tail().store(tail_, std::memory_order_release);
+    notify_ = true;
+  }
   return moved || released;
 }
 
@@ -380,7 +391,10 @@ bool TcpRecvLink::pump() {
     ++head_;
     published = true;
   }
-  if (published) v.head().store(head_, std::memory_order_release);
+  if (published) {
+    v.head().store(head_, std::memory_order_release);
+    notify_ = true;
+  }
   return moved || published;
 }
 

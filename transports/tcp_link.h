@@ -84,8 +84,14 @@ class TcpLink {
           std::chrono::milliseconds timeout);
   virtual ~TcpLink() = default;
 
-  // Moves bytes; true if anything moved (the proxy then rings the doorbell).
+  // Moves bytes; true if anything moved. Sets notify_ when the executor can
+  // make progress (a slot was freed or filled): the proxy then rings.
   virtual bool pump() = 0;
+  bool takeNotify() {
+    bool n = notify_;
+    notify_ = false;
+    return n;
+  }
   // Takes sockets handed over by other threads into the epoll set.
   void adoptSockets(int epollFd);
   void onEvent(TcpSocketState* sock, uint32_t events);
@@ -94,7 +100,10 @@ class TcpLink {
   // are logged at INFO instead of WARN.
   void fail(Status status, bool expected = false);
   bool failed() const { return failed_.load(std::memory_order_acquire); }
-  void setProxy(TcpProxy* proxy) { proxy_ = proxy; }
+  void setProxy(TcpProxy* proxy, Doorbell* bell) {
+    proxy_ = proxy;
+    bell_ = bell;
+  }
   TcpProxy* proxy() const { return proxy_; }
   int peer() const { return peer_; }
   int channel() const { return channel_; }
@@ -113,6 +122,8 @@ class TcpLink {
   TcpParams params_;
   const AbortState* abort_;
   TcpProxy* proxy_ = nullptr;
+  Doorbell* bell_ = nullptr;  // the rank's doorbell; rung on failure
+  bool notify_ = false;       // proxy thread only
   std::vector<TcpSocketState> socks_;  // fixed size nsocks; proxy thread only
   std::atomic<uint32_t> attached_{0};  // sockets handed over so far
   std::chrono::steady_clock::time_point created_;

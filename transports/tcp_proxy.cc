@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "bootstrap/thread.h"
 #include "core/log.h"
 #include "transports/tcp_link.h"
 
@@ -32,15 +33,16 @@ Status TcpProxy::start() {
   if (epoll_ctl(epollFd_, EPOLL_CTL_ADD, eventFd_, &ev) != 0) {
     return ErrnoError("epoll_ctl(eventfd)", errno);
   }
-  thread_ = std::thread([this] { run(); });
+  STRATA_RETURN_IF_ERROR(bootstrap::spawnThread([this] { run(); }, &thread_));
+  running_ = true;
   return Status::Ok();
 }
 
 TcpProxy::~TcpProxy() {
   stop_.store(true, std::memory_order_release);
-  if (thread_.joinable()) {
+  if (running_) {
     signal();
-    thread_.join();
+    pthread_join(thread_, nullptr);
   }
   if (eventFd_ >= 0) close(eventFd_);
   if (epollFd_ >= 0) close(epollFd_);
@@ -75,9 +77,12 @@ void TcpProxy::adoptPending() {
   }
 }
 
-bool TcpProxy::pumpAll() {
+bool TcpProxy::pumpAll(bool* notify) {
   bool moved = false;
-  for (TcpLink* link : links_) moved |= link->pump();
+  for (TcpLink* link : links_) {
+    moved |= link->pump();
+    *notify |= link->takeNotify();
+  }
   return moved;
 }
 
@@ -88,18 +93,21 @@ void TcpProxy::run() {
     adoptPending();
     bool aborted = abort_ != nullptr && abort_->aborted();
     if (!aborted) {
-      if (pumpAll()) {
-        ring(bell_);
-        continue;
-      }
+      bool notify = false;
+      bool moved = pumpAll(&notify);
+      if (notify) ring(bell_);
+      if (moved) continue;
       // Announce the sleep, then look once more: a post that raced with the
       // announcement is either seen here or sees sleeping_ and signals.
       sleeping_.store(1, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       announced = true;
-      if (pumpAll()) {
+      notify = false;
+      moved = pumpAll(&notify);
+      if (notify) ring(bell_);
+      if (moved) {
         sleeping_.store(0, std::memory_order_relaxed);
-        ring(bell_);
+        announced = false;
         continue;
       }
     }

@@ -2,13 +2,14 @@
 // socket I/O, sleeping in epoll_wait when nothing can move. Executors wake it
 // through an eventfd, but only when it announced that it sleeps (the same
 // announce-then-recheck handshake as the Doorbell), so a busy proxy costs the
-// executor no system call. Whenever a pump moved something the proxy rings
-// the rank's doorbell.
+// executor no system call. Whenever a pump freed or filled a slot the proxy
+// rings the rank's doorbell.
 #pragma once
+
+#include <pthread.h>
 
 #include <atomic>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "core/status.h"
@@ -36,10 +37,12 @@ class TcpProxy {
   }
   // Unconditional wake (abort, stop).
   void signal();
+  Doorbell* bell() const { return bell_; }
 
  private:
   void run();
-  bool pumpAll();
+  // True if anything moved; *notify when an executor-visible change happened.
+  bool pumpAll(bool* notify);
   void adoptPending();
 
   int index_;
@@ -47,7 +50,8 @@ class TcpProxy {
   const AbortState* abort_;
   int epollFd_ = -1;
   int eventFd_ = -1;
-  std::thread thread_;
+  pthread_t thread_{};
+  bool running_ = false;
   std::atomic<bool> stop_{false};
   std::atomic<uint32_t> sleeping_{0};
   std::mutex mu_;

@@ -1,11 +1,15 @@
 #include "transports/tcp_transport.h"
 
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+
+#include <unistd.h>
 
 #include <cerrno>
 #include <utility>
 
+#include "bootstrap/thread.h"
 #include "core/log.h"
 #include "transports/wire.h"
 
@@ -70,24 +74,53 @@ Status TcpTransport::start(const TcpConfig& config) {
     proxies_.push_back(std::make_unique<TcpProxy>(i, config_.bell, config_.abort));
     STRATA_RETURN_IF_ERROR_CTX(proxies_.back()->start(), "starting a tcp proxy thread");
   }
-  acceptThread_ = std::thread([this] { acceptLoop(); });
+  wakeFd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wakeFd_ < 0) return ErrnoError("eventfd", errno);
+  STRATA_RETURN_IF_ERROR_CTX(bootstrap::spawnThread([this] { acceptLoop(); }, &acceptThread_),
+                             "starting the tcp accept thread");
+  acceptRunning_ = true;
   started_ = true;
   return Status::Ok();
 }
 
 TcpTransport::~TcpTransport() {
-  stopping_.store(true, std::memory_order_release);
-  if (acceptThread_.joinable()) acceptThread_.join();
+  abort();
+  if (acceptRunning_) pthread_join(acceptThread_, nullptr);
   {
     std::lock_guard<std::mutex> lock(workersMu_);
-    for (Worker& w : workers_) w.thread.join();
+    for (Worker& w : workers_) pthread_join(w.thread, nullptr);
     workers_.clear();
   }
   proxies_.clear();  // joins the proxies before the links they pump go away
+  if (wakeFd_ >= 0) close(wakeFd_);
+}
+
+void TcpTransport::drain(std::chrono::milliseconds limit) {
+  if (!started_) return;
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!stopping_.load(std::memory_order_acquire) && !config_.abort->aborted()) {
+    uint32_t seen = config_.bell->seq.load(std::memory_order_acquire);
+    bool busy = false;
+    {
+      std::lock_guard<std::mutex> lock(linksMu_);
+      for (auto& link : sendLinks_) busy |= link != nullptr && !link->failed() && !link->idle();
+    }
+    if (!busy) return;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      STRATA_WARN(log::kNet, "rank ", config_.rank, ": closing tcp connections with data unsent");
+      return;
+    }
+    waitRing(config_.bell, seen, std::chrono::milliseconds(10));
+  }
 }
 
 void TcpTransport::abort() {
   stopping_.store(true, std::memory_order_release);
+  if (wakeFd_ >= 0) {
+    uint64_t one = 1;
+    ssize_t rc = write(wakeFd_, &one, sizeof(one));
+    (void)rc;
+  }
   for (auto& p : proxies_) p->signal();
 }
 
@@ -111,7 +144,7 @@ void TcpTransport::acceptLoop() {
       std::lock_guard<std::mutex> lock(workersMu_);
       for (size_t i = 0; i < workers_.size();) {
         if (workers_[i].done->load(std::memory_order_acquire)) {
-          workers_[i].thread.join();
+          pthread_join(workers_[i].thread, nullptr);
           workers_[i] = std::move(workers_.back());
           workers_.pop_back();
         } else {
@@ -120,10 +153,13 @@ void TcpTransport::acceptLoop() {
       }
       active = workers_.size();
     }
-    pollfd p{listener_.fd(), POLLIN, 0};
-    if (active >= kMaxHandshakes) p.events = 0;  // let the backlog hold them
-    int rc = poll(&p, 1, 50);
-    if (rc <= 0 || (p.revents & POLLIN) == 0) continue;
+    pollfd p[2] = {{listener_.fd(), POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+    // With too many handshakes in flight, let the backlog hold new ones and
+    // look again soon (finished handshakes are reaped above).
+    bool saturated = active >= kMaxHandshakes;
+    if (saturated) p[0].events = 0;
+    int rc = poll(p, 2, saturated ? 20 : 1000);
+    if (rc <= 0 || (p[0].revents & POLLIN) == 0) continue;
     int fd = accept4(listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -133,12 +169,20 @@ void TcpTransport::acceptLoop() {
       continue;
     }
     auto done = std::make_shared<std::atomic<bool>>(false);
+    Worker w{pthread_t{}, done};
+    Status spawned = bootstrap::spawnThread(
+        [this, fd, done] {
+          handshake(net::Socket(fd));
+          done->store(true, std::memory_order_release);
+        },
+        &w.thread);
+    if (!spawned.ok()) {
+      STRATA_WARN(log::kNet, "tcp listener: dropping a connection: ", spawned.message());
+      close(fd);
+      continue;
+    }
     std::lock_guard<std::mutex> lock(workersMu_);
-    workers_.push_back(Worker{std::thread([this, fd, done] {
-                                handshake(net::Socket(fd));
-                                done->store(true, std::memory_order_release);
-                              }),
-                              done});
+    workers_.push_back(std::move(w));
   }
 }
 
@@ -177,10 +221,9 @@ void TcpTransport::handshake(net::Socket sock) {
   uint8_t hello[kHelloBytes];
   if (s.ok()) s = sock.recvAll(hello, sizeof(hello), deadline, &stopping_);
   if (!s.ok()) {
-    if (!stopping_.load()) {
-      STRATA_WARN(log::kNet, "rank ", config_.rank, ": rejected a tcp connection from ", from,
-                  ": ", s.message());
-    }
+    // The handshake code already logged why; this only ties it to the listener.
+    STRATA_INFO(log::kNet, "rank ", config_.rank, ": closed a tcp connection from ", from, ": ",
+                s.message());
     return;
   }
   int peer = -1, channel = -1;
@@ -230,7 +273,7 @@ TcpRecvLink* TcpTransport::recvLink(int peer, int channel, Status* error) {
     }
     slot = std::make_unique<TcpRecvLink>(peer, channel, config_.local, std::move(fifo).value(),
                                          config_.abort, config_.timeout);
-    slot->setProxy(proxyFor(peer, channel));
+    slot->setProxy(proxyFor(peer, channel), config_.bell);
   }
   return slot.get();
 }
@@ -258,7 +301,7 @@ StatusOr<SendConnection*> TcpTransport::connect(int peer, int channel,
   STRATA_ASSIGN_OR_RETURN(auto fifo, HeapFifo::create(layout));
   auto link = std::make_unique<TcpSendLink>(peer, channel, peerParams, std::move(fifo),
                                             config_.abort, config_.timeout);
-  link->setProxy(proxyFor(peer, channel));
+  link->setProxy(proxyFor(peer, channel), config_.bell);
   Deadline deadline = Deadline::after(config_.timeout);
   for (uint32_t j = 0; j < peerParams.nsocks; ++j) {
     STRATA_ASSIGN_OR_RETURN(net::Socket sock,

@@ -13,11 +13,12 @@
 // index not seen before) and closes the socket on any mismatch.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "net/auth.h"
@@ -66,6 +67,11 @@ class TcpTransport {
                                     const TcpParams& peerParams);
   // The receiving end of (peer, channel); its sockets attach when they arrive.
   StatusOr<RecvConnection*> receiver(int peer, int channel);
+  // Waits until every posted send slot has been written to its sockets (or
+  // its link failed), at most `limit`; the proxies keep running meanwhile.
+  // Used before shutdown so that data posted just before ncclCommDestroy
+  // still reaches the peer (the kernel delivers what was written after close).
+  void drain(std::chrono::milliseconds limit);
   // Makes waits stop and wakes the proxies.
   void abort();
 
@@ -85,10 +91,12 @@ class TcpTransport {
   bool started_ = false;
   std::atomic<bool> stopping_{false};  // abort or shutdown: handed to net waits
   std::vector<std::unique_ptr<TcpProxy>> proxies_;
-  std::thread acceptThread_;
+  pthread_t acceptThread_{};
+  bool acceptRunning_ = false;
+  int wakeFd_ = -1;  // eventfd: wakes the accept thread on abort/shutdown
 
   struct Worker {
-    std::thread thread;
+    pthread_t thread;
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::mutex workersMu_;

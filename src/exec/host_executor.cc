@@ -353,7 +353,6 @@ Status runHostWork(std::vector<RankWork>& work) {
   }
   Status status = runLoop(runs);
   if (!status.ok()) {
-    STRATA_WARN(log::kColl, status.toString());
     for (auto& w : work) w.comm->recordError(status);
   } else {
     for (auto& run : runs) {

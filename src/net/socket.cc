@@ -41,34 +41,29 @@ bool sameEndpoint(int fd) {
   return la == lb && std::memcmp(&a, &b, la) == 0;
 }
 
-// One connection attempt. Returns the connected fd, or -errno.
-int tryConnect(const Address& addr, Deadline deadline, Stop stop, Status* failure) {
+// One connection attempt. On failure *retry tells whether another attempt
+// may succeed (the peer is not listening yet, or a transient error).
+StatusOr<Socket> tryConnect(const Address& addr, Deadline deadline, Stop stop, bool* retry) {
+  *retry = false;
   int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *failure = ErrnoError("socket", errno);
-    return -1;
-  }
+  if (fd < 0) return ErrnoError("socket", errno);
+  Socket sock(fd);
   int err = 0;
   if (::connect(fd, addr.sa(), addr.len()) != 0) {
     err = errno;
     if (err == EINPROGRESS || err == EINTR) {
       auto ready = waitFd(fd, POLLOUT, deadline, stop, "connecting");
-      if (!ready.ok()) {
-        ::close(fd);
-        *failure = ready.status();
-        return -1;
-      }
+      if (!ready.ok()) return ready.status();
       socklen_t len = sizeof err;
       if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     }
   }
   if (err == 0 && sameEndpoint(fd)) err = ECONNREFUSED;  // TCP self-connect
   if (err != 0) {
-    ::close(fd);
-    *failure = ErrnoError("connect", err);
-    return -err;
+    *retry = retryableConnectError(err);
+    return ErrnoError("connect", err);
   }
-  return fd;
+  return sock;
 }
 
 }  // namespace
@@ -158,17 +153,14 @@ StatusOr<Socket> connect(const Address& addr, Deadline deadline, Stop stop) {
   int backoffMs = 5;
   Status last;
   for (;;) {
-    int fd = tryConnect(addr, deadline, stop, &last);
-    if (fd >= 0) {
-      Socket sock(fd);
-      (void)sock.setNoDelay(true);
+    bool retry = false;
+    auto sock = tryConnect(addr, deadline, stop, &retry);
+    if (sock.ok()) {
+      (void)sock->setNoDelay(true);
       return sock;
     }
-    if (fd == -1 || !retryableConnectError(-fd)) break;  // not worth retrying
-    if (deadline.expired() || stop.requested()) break;
-    // The peer may not be listening yet: try again shortly.
-    pause(backoffMs, deadline, stop);
-    backoffMs = std::min(backoffMs * 2, 100);
+    last = sock.status();
+    if (!retry) break;
     if (stop.requested()) {
       last = Aborted("connecting");
       break;
@@ -177,6 +169,9 @@ StatusOr<Socket> connect(const Address& addr, Deadline deadline, Stop stop) {
       last = Timeout("connecting (last attempt: ", last.message(), ")");
       break;
     }
+    // The peer may not be listening yet: try again shortly.
+    pause(backoffMs, deadline, stop);
+    backoffMs = std::min(backoffMs * 2, 100);
   }
   return last.withContext(strCat("connecting to ", addr.toString()));
 }

@@ -53,6 +53,9 @@ StatusOr<std::vector<Interface>> findInterfaces();
 // Parses an NCCL_SOCKET_IFNAME-style filter and tells whether `name` passes.
 bool interfaceMatches(const std::string& filter, const std::string& name);
 
+// Sockets made by listen(), connect() and accept() are non-blocking
+// (O_NONBLOCK) and close-on-exec; connected ones have TCP_NODELAY set.
+// sendAll/recvAll work whether or not the socket is non-blocking.
 class Socket {
  public:
   Socket() = default;

@@ -14,7 +14,6 @@ PlanSimulator::PlanSimulator(const std::vector<RankOperation>& ops,
                              const std::vector<BufferLayout>& layouts,
                              const VerifyOptions& options, VerifyReport& report)
     : ops_(ops), layouts_(layouts), options_(options), report_(report) {
-  if (options_.streamCapacity == 0) options_.streamCapacity = 1;
   if (options_.quantum == 0) options_.quantum = options_.streamCapacity;
   memory_.resize(ops.size());
   for (size_t o = 0; o < ops.size(); ++o) {
@@ -77,7 +76,7 @@ PlanSimulator::Cell& PlanSimulator::cellAt(const Program& p, Ref ref, size_t ele
   }
 }
 
-bool PlanSimulator::read(Program& p, const Step& s, Ref ref, ValueHandle& v) {
+bool PlanSimulator::read(Program& p, Ref ref, ValueHandle& v) {
   Cell& c = cellAt(p, ref, p.done);
   if (ref.buf != Buf::kInput && c.writer < 0) {
     report_.add(Finding::kUnwrittenRead, where(p) + " reads " + bufferElement(p, ref) +
@@ -100,7 +99,7 @@ bool PlanSimulator::read(Program& p, const Step& s, Ref ref, ValueHandle& v) {
   return true;
 }
 
-bool PlanSimulator::write(Program& p, const Step& s, Ref ref, ValueHandle v) {
+bool PlanSimulator::write(Program& p, Ref ref, ValueHandle v) {
   Cell& c = cellAt(p, ref, p.done);
   const bool otherWriter = c.writer >= 0 && c.writer != p.id;
   const bool otherReader = c.reader == -2 || (c.reader >= 0 && c.reader != p.id);
@@ -124,8 +123,8 @@ bool PlanSimulator::moveElement(Program& p, const Step& s, Stream* in, Stream* o
     received = in->elements.front();
     in->elements.pop_front();
   }
-  if (plan::opReadsSrc(s.op) && !read(p, s, s.src, a)) return false;
-  if (s.op == Op::kLocalReduce && !read(p, s, s.src2, b)) return false;
+  if (plan::opReadsSrc(s.op) && !read(p, s.src, a)) return false;
+  if (s.op == Op::kLocalReduce && !read(p, s.src2, b)) return false;
   ValueHandle v = kNoValue;
   switch (s.op) {
     case Op::kSend:
@@ -138,7 +137,7 @@ bool PlanSimulator::moveElement(Program& p, const Step& s, Stream* in, Stream* o
     case Op::kLocalReduce: v = pool_.reduce(a, b); break;
   }
   if (s.finalize) v = pool_.finalize(v);
-  if (plan::opWritesDst(s.op) && !write(p, s, s.dst, v)) return false;
+  if (plan::opWritesDst(s.op) && !write(p, s.dst, v)) return false;
   if (out != nullptr) out->elements.push_back(v);
   return true;
 }
@@ -147,22 +146,22 @@ size_t PlanSimulator::advance(Program& p, size_t quantum) {
   size_t moved = 0;
   while (!p.finished() && moved < quantum) {
     const Step& s = p.code->steps[p.step];
-    if (p.done >= s.count) {
-      ++p.step;
-      p.done = 0;
-      continue;
-    }
     const int channel = p.code->channel;
     Stream* in = plan::opRecvs(s.op) ? &stream(s.recvPeer, p.rank, channel) : nullptr;
     Stream* out = plan::opSends(s.op) ? &stream(p.rank, s.sendPeer, channel) : nullptr;
-    if (in != nullptr && in->elements.empty()) break;
-    if (out != nullptr && out->elements.size() >= options_.streamCapacity) break;
-    if (!moveElement(p, s, in, out)) {
-      failed_ = true;
-      break;
+    while (p.done < s.count && moved < quantum) {
+      if (in != nullptr && in->elements.empty()) return moved;
+      if (out != nullptr && out->elements.size() >= options_.streamCapacity) return moved;
+      if (!moveElement(p, s, in, out)) {
+        failed_ = true;
+        return moved;
+      }
+      ++p.done;
+      ++moved;
     }
-    ++p.done;
-    ++moved;
+    if (p.done < s.count) break;
+    ++p.step;
+    p.done = 0;
   }
   return moved;
 }
@@ -177,13 +176,6 @@ bool PlanSimulator::run() {
       report_.elementsMoved += moved;
       progress = progress || moved > 0;
       if (failed_) return false;
-    }
-  }
-  // A program whose last step just completed still points at that step.
-  for (Program& p : programs_) {
-    while (!p.finished() && p.done >= p.code->steps[p.step].count) {
-      ++p.step;
-      p.done = 0;
     }
   }
   const bool allDone =

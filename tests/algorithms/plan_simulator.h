@@ -63,8 +63,8 @@ class PlanSimulator {
 
   size_t advance(Program& p, size_t quantum);
   bool moveElement(Program& p, const plan::Step& s, Stream* in, Stream* out);
-  bool read(Program& p, const plan::Step& s, plan::Ref ref, ValueHandle& v);
-  bool write(Program& p, const plan::Step& s, plan::Ref ref, ValueHandle v);
+  bool read(Program& p, plan::Ref ref, ValueHandle& v);
+  bool write(Program& p, plan::Ref ref, ValueHandle v);
   Cell& cellAt(const Program& p, plan::Ref ref, size_t element);
   Stream& stream(int from, int to, int channel);
   bool sendsLater(int from, int to, int channel) const;
@@ -80,7 +80,7 @@ class PlanSimulator {
   ValuePool pool_;
   std::vector<Memory> memory_;
   std::vector<Program> programs_;
-  std::vector<Stream> streams_;
+  std::deque<Stream> streams_;  // a deque: references stay valid as it grows
   std::unordered_map<uint64_t, size_t> streamIndex_;
   bool failed_ = false;
 };

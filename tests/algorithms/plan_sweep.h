@@ -32,6 +32,27 @@ VerifyReport verifyAllRanks(const std::vector<RankOperation>& ops, plan::CollTyp
                             const plan::PlanOptions& options, bool inPlace,
                             bool reductionSemantics = true);
 
+// What the verifier cannot see: every step moves at most maxStepElems,
+// collective programs use channels 0..nchannels-1 and point-to-point ones
+// options.p2pChannel, and no program is empty.
+void checkPlanShape(const std::vector<RankOperation>& ops, const plan::PlanOptions& options,
+                    const std::string& what);
+
+// The sweep every algorithm test runs: nranks 1..8, 13 and 16, every root,
+// in place and out of place, counts 0, 1, 2, 5, 17, 100, 1000 and one
+// spanning about three pipeline slices per channel, maxStepElems 1, 3, 64
+// and 4096, nchannels 1..4. The full product is large, so each (nranks,
+// root, in-place) point takes a rotating share of the (count, maxStepElems,
+// nchannels) combinations such that, over the roots of a rooted collective,
+// every combination is still run; 13 and 16 ranks take a third of that.
+// Reducing collectives run a quarter of the cases without pre-scale and
+// finalize semantics. Reports the first failures to gtest.
+struct SweepStats {
+  size_t cases = 0;
+  size_t elementsMoved = 0;
+};
+SweepStats sweepCollective(plan::CollType type, const std::string& algo = "");
+
 // One sweep point, for messages: "AllReduce nranks=4 count=17 ...".
 std::string describeCase(const plan::CollArgs& args, const plan::PlanOptions& options,
                          bool inPlace);

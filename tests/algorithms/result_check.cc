@@ -58,18 +58,30 @@ std::string describeExpected(const Expected& e, int nranks, const VerifyOptions&
   return os.str();
 }
 
-bool matches(const ExpandedValue& v, const Expected& e, int nranks, const VerifyOptions& o) {
+// What is wrong with v, or "" when it is what e asks for.
+std::string mismatch(const ExpandedValue& v, const Expected& e, int nranks,
+                     const VerifyOptions& o) {
   if (!e.reduced) {
-    return v.contributions.size() == 1 && v.finalized == 0 &&
-           v.contributions[0] == Contribution{e.rank, e.index, 0};
+    const bool right = v.contributions.size() == 1 && v.finalized == 0 &&
+                       v.contributions[0] == Contribution{e.rank, e.index, 0};
+    return right ? "" : "wrong element";
   }
-  if (v.contributions.size() != static_cast<size_t>(nranks)) return false;
+  if (v.contributions.size() != static_cast<size_t>(nranks)) {
+    return std::to_string(v.contributions.size()) + " contributions";
+  }
   for (int r = 0; r < nranks; ++r) {
     const Contribution& c = v.contributions[static_cast<size_t>(r)];
-    if (c.rank != r || c.index != e.index) return false;
-    if (o.preScale && c.preScaled != 1) return false;
+    if (c.rank != r || c.index != e.index) return "wrong contributions";
+    if (o.preScale && c.preScaled != 1) {
+      return "rank " + std::to_string(r) + "'s contribution pre-scaled " +
+             std::to_string(c.preScaled) + " times";
+    }
   }
-  return !o.postDivide || (v.finalized == 1 && !v.reducedAfterFinalize);
+  if (o.postDivide && v.finalized != 1) {
+    return "finalized " + std::to_string(v.finalized) + " times";
+  }
+  if (o.postDivide && v.reducedAfterFinalize) return "reduced after finalize";
+  return "";
 }
 
 }  // namespace
@@ -84,18 +96,17 @@ void checkResults(const std::vector<RankOperation>& ops, const PlanSimulator& si
     for (size_t i = 0; i < size; ++i) {
       const Expected e = expectedAt(a, i);
       const ValueHandle v = sim.outputValue(o, i);
-      const bool ok = v != PlanSimulator::kNoValue &&
-                      matches(sim.pool().expand(v), e, a.nranks, options);
-      if (ok) continue;
+      const std::string problem = v == PlanSimulator::kNoValue
+                                      ? "never written"
+                                      : mismatch(sim.pool().expand(v), e, a.nranks, options);
+      if (problem.empty()) continue;
       if (++wrong > kMaxReported) continue;
       std::ostringstream os;
       os << plan::collName(a.type) << " rank " << a.rank << " Output[" << i << "] = ";
-      if (v == PlanSimulator::kNoValue) {
-        os << "never written";
-      } else {
+      if (v != PlanSimulator::kNoValue) {
         os << sim.pool().describe(v) << (sim.outputWritten(o, i) ? "" : " (never written)");
       }
-      os << ", expected " << describeExpected(e, a.nranks, options);
+      os << " (" << problem << "), expected " << describeExpected(e, a.nranks, options);
       report.add(Finding::kWrongResult, os.str());
     }
   }

@@ -1,7 +1,6 @@
 #include "algorithms/symbolic_value.h"
 
 #include <algorithm>
-#include <iterator>
 #include <sstream>
 
 namespace strata::testing {
@@ -48,50 +47,74 @@ ValueHandle ValuePool::symbol(int rank, size_t index) {
          (static_cast<uint64_t>(index & kIndexMask) << kIndexShift);
 }
 
-ValueHandle ValuePool::add(Reduced r) {
-  reduced_.push_back(std::move(r));
+ValueHandle ValuePool::add(const Reduced& r) {
+  reduced_.push_back(r);
   return static_cast<ValueHandle>(reduced_.size() - 1);
 }
 
+ValuePool::Reduced ValuePool::copyOf(ValueHandle v) {
+  Reduced r = reduced_[v];
+  const size_t from = r.begin;
+  r.begin = parts_.size();
+  parts_.resize(parts_.size() + r.size);
+  std::copy_n(parts_.begin() + static_cast<std::ptrdiff_t>(from), r.size,
+              parts_.begin() + static_cast<std::ptrdiff_t>(r.begin));
+  return r;
+}
+
 ValueHandle ValuePool::reduce(ValueHandle a, ValueHandle b) {
-  Reduced r;
-  int finA = 0;
-  int finB = 0;
-  std::vector<uint64_t> partsA;
-  std::vector<uint64_t> partsB;
-  auto load = [this](ValueHandle v, std::vector<uint64_t>& parts, int& fin, bool& raf) {
-    if (isInline(v)) {
-      parts.push_back(withoutFin(v));
-      fin = finOf(v);
-    } else {
-      const Reduced& src = reduced_[v];
-      parts = src.parts;
-      fin = src.finalized;
-      raf = raf || src.reducedAfterFinalize;
-    }
+  // Where a value's parts are: the inline contribution itself (copied into
+  // `single`), or a range of the arena (as offsets: the arena grows below).
+  struct Parts {
+    uint64_t single = 0;
+    bool isSingle = false;
+    size_t begin = 0;
+    size_t size = 1;
+    int fin = 0;
+    bool reducedAfterFinalize = false;
   };
-  load(a, partsA, finA, r.reducedAfterFinalize);
-  load(b, partsB, finB, r.reducedAfterFinalize);
-  r.parts.reserve(partsA.size() + partsB.size());
-  std::merge(partsA.begin(), partsA.end(), partsB.begin(), partsB.end(),
-             std::back_inserter(r.parts));
-  r.finalized = static_cast<uint8_t>(std::min(finA + finB, 15));
-  r.reducedAfterFinalize = r.reducedAfterFinalize || finA > 0 || finB > 0;
-  return add(std::move(r));
+  auto partsOf = [this](ValueHandle v) {
+    Parts p;
+    if (isInline(v)) {
+      p.single = withoutFin(v);
+      p.isSingle = true;
+      p.fin = finOf(v);
+    } else {
+      const Reduced& r = reduced_[v];
+      p.begin = r.begin;
+      p.size = r.size;
+      p.fin = r.finalized;
+      p.reducedAfterFinalize = r.reducedAfterFinalize;
+    }
+    return p;
+  };
+  const Parts pa = partsOf(a);
+  const Parts pb = partsOf(b);
+  Reduced r;
+  r.begin = parts_.size();
+  r.size = static_cast<uint32_t>(pa.size + pb.size);
+  parts_.resize(parts_.size() + r.size);
+  const uint64_t* first = pa.isSingle ? &pa.single : parts_.data() + pa.begin;
+  const uint64_t* second = pb.isSingle ? &pb.single : parts_.data() + pb.begin;
+  std::merge(first, first + pa.size, second, second + pb.size, parts_.data() + r.begin);
+  r.finalized = static_cast<uint8_t>(std::min(pa.fin + pb.fin, 15));
+  r.reducedAfterFinalize =
+      pa.reducedAfterFinalize || pb.reducedAfterFinalize || pa.fin > 0 || pb.fin > 0;
+  return add(r);
 }
 
 ValueHandle ValuePool::preScale(ValueHandle v) {
   if (isInline(v)) return bumpPre(v);
-  Reduced r = reduced_[v];
-  for (uint64_t& p : r.parts) p = bumpPre(p);
-  return add(std::move(r));
+  const Reduced r = copyOf(v);
+  for (size_t i = 0; i < r.size; ++i) parts_[r.begin + i] = bumpPre(parts_[r.begin + i]);
+  return add(r);
 }
 
 ValueHandle ValuePool::finalize(ValueHandle v) {
   if (isInline(v)) return bumpFin(v);
-  Reduced r = reduced_[v];
+  Reduced r = reduced_[v];  // same parts, one more finalize
   if (r.finalized < 15) ++r.finalized;
-  return add(std::move(r));
+  return add(r);
 }
 
 ExpandedValue ValuePool::expand(ValueHandle v) const {
@@ -102,7 +125,7 @@ ExpandedValue ValuePool::expand(ValueHandle v) const {
     return e;
   }
   const Reduced& r = reduced_[v];
-  for (uint64_t p : r.parts) e.contributions.push_back(unpack(p));
+  for (size_t i = 0; i < r.size; ++i) e.contributions.push_back(unpack(parts_[r.begin + i]));
   e.finalized = r.finalized;
   e.reducedAfterFinalize = r.reducedAfterFinalize;
   return e;
@@ -124,6 +147,9 @@ std::string ValuePool::describe(ValueHandle v) const {
   return os.str();
 }
 
-void ValuePool::clear() { reduced_.clear(); }
+void ValuePool::clear() {
+  reduced_.clear();
+  parts_.clear();
+}
 
 }  // namespace strata::testing

@@ -56,15 +56,21 @@ class ValuePool {
   void clear();
 
  private:
+  // A pooled value: parts_[begin, begin+size) are its packed contributions,
+  // sorted. One arena for all values keeps reductions allocation-free.
   struct Reduced {
-    std::vector<uint64_t> parts;  // packed contributions, sorted
+    size_t begin = 0;
+    uint32_t size = 0;
     uint8_t finalized = 0;
     bool reducedAfterFinalize = false;
   };
 
-  ValueHandle add(Reduced r);
+  ValueHandle add(const Reduced& r);
+  // A copy of v's parts at the end of the arena, as a new (unregistered) value.
+  Reduced copyOf(ValueHandle v);
 
   std::vector<Reduced> reduced_;
+  std::vector<uint64_t> parts_;
 };
 
 }  // namespace strata::testing

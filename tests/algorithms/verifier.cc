@@ -2,6 +2,7 @@
 // and the result checks, each only when the one before let it make sense.
 #include "algorithms/verifier.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "algorithms/buffer_layout.h"
@@ -93,6 +94,16 @@ bool checkOperations(const std::vector<RankOperation>& ops, const VerifyOptions&
   return true;
 }
 
+size_t largestStep(const std::vector<RankOperation>& ops) {
+  size_t largest = 0;
+  for (const RankOperation& op : ops) {
+    for (const plan::ChannelProgram& prog : op.plan.programs) {
+      for (const plan::Step& s : prog.steps) largest = std::max(largest, s.count);
+    }
+  }
+  return largest;
+}
+
 }  // namespace
 
 const char* findingName(Finding f) {
@@ -137,7 +148,9 @@ VerifyReport verifyPlans(const std::vector<RankOperation>& ops, const VerifyOpti
   layouts.reserve(ops.size());
   for (const RankOperation& op : ops) layouts.push_back(bufferLayout(op.args, options.inPlace));
   if (!checkPlanStructure(ops, layouts, report)) return report;
-  PlanSimulator sim(ops, layouts, options, report);
+  VerifyOptions resolved = options;
+  if (resolved.streamCapacity == 0) resolved.streamCapacity = largestStep(ops) + 1;
+  PlanSimulator sim(ops, layouts, resolved, report);
   if (!sim.run()) return report;
   checkResults(ops, sim, options, report);
   return report;

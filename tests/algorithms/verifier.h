@@ -40,7 +40,10 @@ struct RankOperation {
 };
 
 struct VerifyOptions {
-  size_t streamCapacity = 1;  // elements one directed stream holds
+  // Elements one directed stream holds. 0: the largest step of the plans
+  // plus one, the least a ring needs (every rank first sends a whole step;
+  // each receive-and-forward then needs room for one more element).
+  size_t streamCapacity = 0;
   size_t quantum = 0;         // elements per program turn; 0: streamCapacity
   bool inPlace = false;       // Input and Output alias (collectives that define it)
   bool preScale = true;       // require every contribution pre-scaled exactly once

@@ -129,11 +129,17 @@ TEST(BootstrapSecurity, StrangersNeitherJoinNorDisturb) {
 
   // A connection that never says anything, held while the ranks form.
   net::Socket silentAtRoot = dial(id->root);
-  std::thread rootAttacker([&] { attackRoot(*id, kRanks); });
-  std::this_thread::sleep_for(50ms);
+  std::atomic<bool> rootAttacked{false};
+  std::thread rootAttacker([&] {
+    attackRoot(*id, kRanks);
+    rootAttacked.store(true);
+  });
 
   std::vector<double> formSeconds(kRanks);
   runThreads(kRanks, [&](int rank) {
+    // The last rank arrives only after the attacks on the root, so they all
+    // happen while the others wait for the table.
+    while (rank == kRanks - 1 && !rootAttacked.load()) std::this_thread::sleep_for(10ms);
     auto t0 = std::chrono::steady_clock::now();
     auto b = Bootstrap::create(*id, rank, kRanks, bootOptions(20000));
     ASSERT_OK(b.status());

@@ -133,7 +133,7 @@ TEST_P(ConvertFormat, MidpointsRoundToEven) {
       ASSERT_EQ(double(mid), (lo + hi) / 2) << "midpoint not exact in float";
       const float s = sign ? -1.0f : 1.0f;
       const uint32_t even = (c & 1) ? c + 1 : c;
-      ASSERT_EQ(f.encode(s * mid), sign | even) << f.name << " tie between " << c << " and " << c + 1;
+      ASSERT_EQ(f.encode(s * mid), sign | even) << f.name << " tie above " << c;
       ASSERT_EQ(f.encode(s * std::nextafter(mid, 0.0f)), sign | c) << f.name << " below tie " << c;
       ASSERT_EQ(f.encode(s * std::nextafter(mid, INFINITY)), sign | (c + 1))
           << f.name << " above tie " << c;
