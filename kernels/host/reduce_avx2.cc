@@ -8,6 +8,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #define STRATA_AVX2 __attribute__((target("avx2,f16c")))
@@ -249,9 +250,14 @@ void avx2Apply(DataType t, const Reduction& r, bool binary, bool pre, bool post,
 
 const HostReduceImpl* avx2ReduceImpl() {
   static constexpr HostReduceImpl kImpl{"avx2", avx2Apply};
+  // __builtin_cpu_supports("avx2") also checks that the OS saves the YMM
+  // registers; F16C is read from CPUID leaf 1 (not every compiler's builtin
+  // knows its name).
   static const bool supported = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+    return __builtin_cpu_supports("avx2") && f16c;
   }();
   return supported ? &kImpl : nullptr;
 }

@@ -12,6 +12,16 @@
 #include "kernels/host/convert.h"
 #include "kernels/host/reduce.h"
 
+// Tells the vectoriser the loop's iterations are independent (dst may be
+// a or b exactly, never a partial overlap).
+#if defined(__clang__)
+#define STRATA_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define STRATA_IVDEP _Pragma("GCC ivdep")
+#else
+#define STRATA_IVDEP
+#endif
+
 namespace strata::kernels::detail {
 
 // ---- Storage: Store is the element in memory, Calc the type computed in.
@@ -148,8 +158,8 @@ struct Params {
 // ---- The generic loop.
 //   binary: dst[i] = post(a[i] OP pre(b[i]))
 //   unary:  dst[i] = post(pre(a[i]))          (b is not read)
-// Elements are independent, so dst may be a or b (ivdep tells the vectoriser
-// so). Always inlined: reduce_avx2.cc instantiates it inside AVX2 functions.
+// Elements are independent, so dst may be a or b (STRATA_IVDEP tells the
+// vectoriser so). Always inlined: reduce_avx2.cc instantiates it inside AVX2 functions.
 template <DataType D, class Op, bool kBinary, bool kPre, bool kPost>
 [[gnu::always_inline]] inline void genericLoop(void* dstv, const void* av, const void* bv,
                                                 size_t n, const Params<D>& p) {
@@ -162,7 +172,7 @@ template <DataType D, class Op, bool kBinary, bool kPre, bool kPost>
   const S* b = static_cast<const S*>(bv);
   const T scale = p.scale;
   const auto divisor = p.divisor;
-#pragma GCC ivdep
+  STRATA_IVDEP
   for (size_t i = 0; i < n; ++i) {
     T y = C::load(kBinary ? b[i] : a[i]);
     if constexpr (kPre) y = A::mul(y, scale);

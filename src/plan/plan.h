@@ -119,6 +119,9 @@ bool collReduces(CollType t);
 //   Gather                         Input count,          Output nranks*count (root)
 //   Scatter                        Input nranks*count (root), Output count
 //   Send                           Input count;   Recv  Output count
+// Root-only buffers are absent elsewhere (NCCL lets callers pass NULL):
+// Broadcast Input, Reduce Output, Gather Output and Scatter Input exist only
+// at the root, and plans must not touch them on other ranks.
 // In-place calls alias Input onto Output at the offsets NCCL defines
 // (AllGather: Input = Output + rank*count; ReduceScatter: Output = Input +
 // rank*count; Gather: Input = Output + root*count at the root; Scatter:

@@ -4,6 +4,10 @@
 // compared element by element with the reference in reduce_ref.h.
 #include <gtest/gtest.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -228,7 +232,9 @@ TEST(ReduceImpl, ReportsTheImplementationInUse) {
   const std::string name = reduceImplName();
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
+  const bool avx2 = __builtin_cpu_supports("avx2") && f16c;
   EXPECT_EQ(name, avx2 ? "avx2" : "generic");
   EXPECT_EQ(detail::avx2ReduceImpl() != nullptr, avx2);
 #else
