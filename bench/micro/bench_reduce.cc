@@ -1,5 +1,7 @@
 // Host reduce throughput: reduce(type, sum) over buffers of 256 KiB (in
-// cache) and 64 MiB (memory bound), next to memcpy of the same size.
+// cache) and 64 MiB (memory bound), next to memcpy of the same size, and the
+// generic (compiler-vectorised) implementation for comparison with the one
+// chosen at run time.
 // Bytes processed count the traffic: reduce reads two buffers and writes
 // one (3x the buffer size); memcpy reads one and writes one (2x), so the
 // GB/s columns compare like with like. Buffers are page aligned, as
@@ -16,6 +18,7 @@
 
 #include "core/types.h"
 #include "kernels/host/reduce.h"
+#include "kernels/host/reduce_loops.h"
 
 namespace {
 
@@ -39,7 +42,10 @@ Buffer makeBuffer(size_t bytes, uint8_t seed) {
   return b;
 }
 
-void BM_Reduce(benchmark::State& state, DataType type) {
+using strata::kernels::detail::HostReduceImpl;
+
+// impl == nullptr: the public reduce(); otherwise that implementation.
+void BM_Reduce(benchmark::State& state, DataType type, const HostReduceImpl* impl) {
   const size_t bytes = size_t(state.range(0));
   const size_t count = bytes / strata::dataTypeSize(type);
   const Buffer a = makeBuffer(bytes, 1), b = makeBuffer(bytes, 2), dst = makeBuffer(bytes, 3);
@@ -50,12 +56,16 @@ void BM_Reduce(benchmark::State& state, DataType type) {
   strata::Reduction r;
   r.op = strata::ReduceOp::kSum;
   for (auto _ : state) {
-    strata::kernels::reduce(type, r, dst.get(), a.get(), b.get(), count);
+    if (impl == nullptr) {
+      strata::kernels::reduce(type, r, dst.get(), a.get(), b.get(), count);
+    } else {
+      impl->apply(type, r, true, false, false, dst.get(), a.get(), b.get(), count);
+    }
     benchmark::DoNotOptimize(dst.get());
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * 3 * int64_t(bytes));
-  state.SetLabel(strata::kernels::reduceImplName());
+  state.SetLabel(impl == nullptr ? strata::kernels::reduceImplName() : impl->name);
 }
 
 void BM_Memcpy(benchmark::State& state) {
@@ -78,7 +88,17 @@ void registerAll() {
   for (int t = 0; t < strata::kNumDataTypes; ++t) {
     const auto type = DataType(t);
     const std::string name = std::string("reduce_sum/") + strata::dataTypeName(type);
-    benchmark::RegisterBenchmark(name.c_str(), BM_Reduce, type)->Arg(kSmall)->Arg(kLarge);
+    benchmark::RegisterBenchmark(name.c_str(), BM_Reduce, type, nullptr)
+        ->Arg(kSmall)
+        ->Arg(kLarge);
+  }
+  const HostReduceImpl* generic = &strata::kernels::detail::genericReduceImpl();
+  for (int t = 0; t < strata::kNumDataTypes; ++t) {
+    const auto type = DataType(t);
+    const std::string name = std::string("reduce_sum_generic/") + strata::dataTypeName(type);
+    benchmark::RegisterBenchmark(name.c_str(), BM_Reduce, type, generic)
+        ->Arg(kSmall)
+        ->Arg(kLarge);
   }
 }
 

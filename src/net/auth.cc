@@ -93,7 +93,7 @@ void Handshake::prepare() {
   pos_ = 0;
 }
 
-Status Handshake::accept() {
+Status Handshake::verify() {
   uint32_t magic = wire::getU32(buf_);
   uint16_t version = wire::getU16(buf_ + 4);
   uint16_t kind = wire::getU16(buf_ + 6);
@@ -137,7 +137,7 @@ Status Handshake::progress(int fd) {
       STRATA_ASSIGN_OR_RETURN(size_t n, io::recvSome(fd, buf_ + pos_, kMessageBytes - pos_));
       if (n == 0) return Status::Ok();
       pos_ += n;
-      if (pos_ == kMessageBytes) STRATA_RETURN_IF_ERROR(accept());
+      if (pos_ == kMessageBytes) STRATA_RETURN_IF_ERROR(verify());
     }
     if (pos_ == kMessageBytes) {
       ++step_;

@@ -44,7 +44,7 @@ class Handshake {
   static constexpr int kSteps = 4;
   bool sending() const;
   void prepare();                   // fills buf_ for the current send step
-  Status accept();                  // checks the message in buf_
+  Status verify();                  // checks the message in buf_
   Digest proof(char role) const;
 
   Role role_;

@@ -184,10 +184,8 @@ TEST_P(ReduceApi, EntryPointsApplyTheRightSteps) {
     using S = typename Ref::Store;
     constexpr size_t n = 1003;
     const std::vector<S> a = generate<Ref>(n + 1, 5), b = generate<Ref>(n + 1, 6);
-    Case c;
-    c.scale = testScale(t);
-    c.divisor = 4;
-    const Reduction r = toReduction(Case{ReduceOp::kSum, true, true, true, c.scale, 4});
+    const Scalar scale = testScale(t);
+    const Reduction r = toReduction(Case{ReduceOp::kSum, true, true, true, scale, 4});
     std::vector<S> want(n), got(n + 1);
     auto check = [&](const Case& cc, const char* what) {
       for (size_t i = 0; i < n; ++i) want[i] = Ref::expect(cc, a[i], b[i]);
@@ -198,18 +196,18 @@ TEST_P(ReduceApi, EntryPointsApplyTheRightSteps) {
       Reduction ro = r;
       ro.op = op;
       reduce(t, ro, got.data(), a.data(), b.data(), n);
-      check(Case{op, true, true, true, c.scale, 4}, "reduce");
+      check(Case{op, true, true, true, scale, 4}, "reduce");
       // In place on a, with neither pre nor post.
       got = a;
-      reduce(t, Reduction{op, false, c.scale, 1}, got.data(), got.data(), b.data(), n);
-      check(Case{op, true, false, false, c.scale, 1}, "reduce in place");
+      reduce(t, Reduction{op, false, scale, 1}, got.data(), got.data(), b.data(), n);
+      check(Case{op, true, false, false, scale, 1}, "reduce in place");
     }
     transform(t, r, got.data(), a.data(), n);
-    check(Case{ReduceOp::kSum, false, true, true, c.scale, 4}, "transform");
+    check(Case{ReduceOp::kSum, false, true, true, scale, 4}, "transform");
     preScale(t, r, got.data(), a.data(), n);
-    check(Case{ReduceOp::kSum, false, true, false, c.scale, 4}, "preScale");
+    check(Case{ReduceOp::kSum, false, true, false, scale, 4}, "preScale");
     postDivide(t, r, got.data(), a.data(), n);
-    check(Case{ReduceOp::kSum, false, false, true, c.scale, 4}, "postDivide");
+    check(Case{ReduceOp::kSum, false, false, true, scale, 4}, "postDivide");
     // Neither step configured: a copy, also in place.
     transform(t, Reduction{}, got.data(), a.data(), n);
     EXPECT_EQ(std::memcmp(got.data(), a.data(), n * sizeof(S)), 0);
