@@ -269,6 +269,10 @@ void TcpRecvLink::release() {
 Status TcpRecvLink::health() {
   Status s = linkHealth("from");
   if (!s.ok()) return s;
+  size_t bytes = 0;
+  if (starved_.load(std::memory_order_acquire) && exec_.peek(&bytes, nullptr) == nullptr) {
+    return RemoteError(what("from"), ": closed by rank ", peer_, " before sending what is awaited");
+  }
   if (attached_.load(std::memory_order_acquire) < params_.nsocks &&
       std::chrono::steady_clock::now() - created_ > timeout_) {
     return Timeout(what("from"), ": rank ", peer_, " did not connect within ",
@@ -313,8 +317,13 @@ bool TcpRecvLink::pumpSocket(uint32_t j, uint64_t tail) {
       ssize_t r = recv(s.sock.fd(), s.header + s.headerDone, kPartHeaderBytes - s.headerDone,
                        MSG_DONTWAIT);
       if (r == 0) {
-        fail(RemoteError(what("from"), ": closed by rank ", peer_), s.headerDone == 0);
-        return moved;
+        if (s.headerDone != 0) {
+          fail(RemoteError(what("from"), ": closed by rank ", peer_, " inside a part header"));
+          return moved;
+        }
+        s.eof = true;
+        s.canRead = false;
+        break;
       }
       if (r < 0) {
         if (errno == EINTR) continue;
@@ -395,7 +404,28 @@ bool TcpRecvLink::pump() {
     v.head().store(head_, std::memory_order_release);
     notify_ = true;
   }
+  bool starved = nextSlotStarved();
+  if (starved != starved_.load(std::memory_order_relaxed)) {
+    starved_.store(starved, std::memory_order_release);
+    if (starved) notify_ = true;  // a waiting executor should look at health()
+  }
   return moved || published;
+}
+
+bool TcpRecvLink::nextSlotStarved() const {
+  auto closed = [&](uint32_t j) {
+    const TcpSocketState& s = socks_[j];
+    return s.eof && !s.active && s.headerDone == 0;
+  };
+  const SlotState& next = slots_[head_ % params_.nslots];
+  if (next.open && next.seq == head_) {
+    for (uint32_t p = 0; p < next.nparts; ++p) {
+      if ((next.mask & (1ull << p)) == 0 && closed((head_ + p) % params_.nsocks)) return true;
+    }
+    return false;
+  }
+  // Part 0 of the next slot travels on socket head_ % nsocks.
+  return closed(static_cast<uint32_t>(head_ % params_.nsocks));
 }
 
 }  // namespace strata::transport

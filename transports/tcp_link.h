@@ -74,6 +74,7 @@ struct TcpSocketState {
   uint64_t done = 0;  // bytes of the current part moved (header included when sending)
   uint8_t header[kPartHeaderBytes];
   size_t headerDone = 0;
+  bool eof = false;  // recv: the peer closed this socket at a part boundary
 };
 
 // What the proxy thread drives. Every method except fail()/health parts runs
@@ -184,11 +185,19 @@ class TcpRecvLink final : public TcpLink, public RecvConnection {
   };
   bool pumpSocket(uint32_t j, uint64_t tail);
   Status acceptHeader(uint32_t j);
+  // True when the next slot can never complete: a socket that must carry one
+  // of its parts has been closed by the peer.
+  bool nextSlotStarved() const;
 
   std::unique_ptr<HeapFifo> fifo_;
   FifoReceiver exec_;
   uint64_t head_ = 0;  // slots published to the executor
   std::vector<SlotState> slots_;
+  // A sender that finished closes its sockets while parts of its last slots
+  // may still be queued on other sockets, so a closed socket is not an
+  // error by itself; it is one when the executor waits for a slot that
+  // cannot arrive any more (set by the proxy, read by health()).
+  std::atomic<bool> starved_{false};
 };
 
 }  // namespace strata::transport

@@ -187,20 +187,22 @@ TEST(Manager, ShmNamesAreUnlinkedOnceCreated) {
   });
 }
 
-// Rank 0 posts a few slots and destroys its manager (and exits) at once;
-// rank 1 only starts reading later and must still get every byte.
-void dataPostedBeforeDestroyArrives(const char* transport) {
+// Rank 0 posts `slots` slots and destroys its manager (and exits) at once;
+// rank 1 only starts reading later and must still get every byte. With more
+// slots than the receiver's FIFO holds, parts wait in the sockets while the
+// sender has already closed some of them.
+void dataPostedBeforeDestroyArrives(const char* transport, uint64_t slots = 4) {
   ScopedEnv mode("STRATA_TRANSPORT", transport);
   ScopedEnv shm("STRATA_SHM_SLOT_BYTES", "65536");
   ScopedEnv tcp("STRATA_TCP_SLOT_BYTES", "65536");
   RunOptions options;
   options.finalBarrier = false;
-  auto codes = runRankProcesses(2, [](RankContext& ctx) -> int {
+  auto codes = runRankProcesses(2, [slots](RankContext& ctx) -> int {
     if (ctx.rank == 0) {
       auto send = ctx.manager.send(1, 0);
       EXPECT_TRUE(send.ok());
       if (!send.ok()) return 1;
-      for (uint64_t k = 0; k < 4; ++k) {
+      for (uint64_t k = 0; k < slots; ++k) {
         size_t cap = 0;
         void* p = acquireWait(ctx.manager, send.value(), &cap);
         if (p == nullptr) return 1;
@@ -213,7 +215,7 @@ void dataPostedBeforeDestroyArrives(const char* transport) {
     EXPECT_TRUE(recv.ok());
     if (!recv.ok()) return 1;
     usleep(200 * 1000);
-    for (uint64_t k = 0; k < 4; ++k) {
+    for (uint64_t k = 0; k < slots; ++k) {
       size_t bytes = 0;
       const void* p = peekWait(ctx.manager, recv.value(), &bytes, milliseconds(10000));
       if (p == nullptr) return 1;
@@ -229,6 +231,10 @@ void dataPostedBeforeDestroyArrives(const char* transport) {
 
 TEST(Manager, ShmDataPostedBeforeDestroyArrives) { dataPostedBeforeDestroyArrives("shm"); }
 TEST(Manager, TcpDataPostedBeforeDestroyArrives) { dataPostedBeforeDestroyArrives("tcp"); }
+TEST(Manager, TcpBackloggedDataPostedBeforeDestroyArrives) {
+  ScopedEnv socks("STRATA_NSOCKS_PERTHREAD", "4");
+  dataPostedBeforeDestroyArrives("tcp", 24);
+}
 
 TEST(HostIdentity, OverrideAndDefault) {
   std::string natural = hostIdentity();
