@@ -330,9 +330,11 @@ static void sweep(ctx_t* c) {
 }
 
 static void alloc_buffers(ctx_t* c) {
-  size_t large = (LARGE_COUNT + 1) * 4;
-  size_t need = 2 * 1000 * 8 * (size_t)c->nranks;
-  c->bufBytes = (large * c->nranks > need ? large * c->nranks : need) + 64;
+  /* Send/recv uses two blocks per rank, the others nranks blocks. */
+  size_t blocks = c->nranks > 2 ? (size_t)c->nranks : 2;
+  size_t large = (LARGE_COUNT + 2) * 4 * blocks;
+  size_t small = 1000 * 8 * blocks;
+  c->bufBytes = (large > small ? large : small) + 64;
   for (int k = 0; k < c->nlocal; ++k) {
     c->send[k] = malloc(c->bufBytes);
     c->recv[k] = malloc(c->bufBytes);
