@@ -82,6 +82,9 @@ typedef enum {
 #define NCCL_SHRINK_DEFAULT 0x00
 #define NCCL_SHRINK_ABORT 0x01
 
+/* ncclCommRevoke flags (reserved; must be 0) */
+#define NCCL_REVOKE_DEFAULT 0x00
+
 /* Communicator configuration (2.28 layout). Fields are only ever appended;
  * `size` tells the library how much of the struct the caller knows about. */
 typedef struct ncclConfig_v22800 {
@@ -215,6 +218,9 @@ ncclResult_t ncclCommDestroy(ncclComm_t comm);
 ncclResult_t pncclCommDestroy(ncclComm_t comm);
 ncclResult_t ncclCommAbort(ncclComm_t comm);
 ncclResult_t pncclCommAbort(ncclComm_t comm);
+/* Stops the communicator's in-flight operations; it can then only be destroyed. */
+ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags);
+ncclResult_t pncclCommRevoke(ncclComm_t comm, int revokeFlags);
 ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newcomm,
                            ncclConfig_t* config);
 ncclResult_t pncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newcomm,

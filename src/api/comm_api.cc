@@ -218,6 +218,22 @@ NCCL_API_EXPORT ncclResult_t ncclCommAbort(ncclComm_t comm) {
 }
 NCCL_API_ALIAS(ncclResult_t, ncclCommAbort, (ncclComm_t comm))
 
+NCCL_API_EXPORT ncclResult_t ncclCommRevoke(ncclComm_t comm, int revokeFlags) {
+  return guarded([&]() -> Status {
+    if (revokeFlags != NCCL_REVOKE_DEFAULT) {
+      return InvalidArgument("ncclCommRevoke: revokeFlags must be NCCL_REVOKE_DEFAULT, not ",
+                             revokeFlags);
+    }
+    STRATA_ASSIGN_OR_RETURN(Communicator * c, lookup(comm, "ncclCommRevoke"));
+    // Operations in flight on other threads see the flag and fail; later
+    // ones are refused. Only ncclCommDestroy/ncclCommAbort remain useful.
+    c->abort();
+    c->waitIdle(c->timeout());
+    return Status::Ok();
+  });
+}
+NCCL_API_ALIAS(ncclResult_t, ncclCommRevoke, (ncclComm_t comm, int revokeFlags))
+
 NCCL_API_EXPORT ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key,
                                            ncclComm_t* newcomm, ncclConfig_t* config) {
   return guarded([&] { return split(comm, color, key, newcomm, config); });

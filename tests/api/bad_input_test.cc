@@ -22,7 +22,9 @@ class SingleRank : public ::testing::Test {
     ASSERT_EQ(ncclCommInitRank(&comm_, 1, id, 0), ncclSuccess);
   }
   void TearDown() override {
-    if (comm_ != nullptr) EXPECT_EQ(ncclCommDestroy(comm_), ncclSuccess);
+    if (comm_ != nullptr) {
+      EXPECT_EQ(ncclCommDestroy(comm_), ncclSuccess);
+    }
   }
   std::string lastError() const { return ncclGetLastError(comm_); }
   ncclComm_t comm_ = nullptr;

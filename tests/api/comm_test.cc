@@ -98,6 +98,45 @@ TEST(Groups, SeveralCollectivesAndCommunicatorsInOneGroup) {
   for (auto c : comms) NCCL_OK(ncclCommDestroy(c));
 }
 
+// PyTorch calls ncclAllToAll; NCCL's header spells it ncclAlltoAll.
+TEST(Groups, AllToAllUnderBothSpellings) {
+  Watchdog dog(60, "AllToAllUnderBothSpellings");
+  const int n = 3;
+  ncclComm_t comms[n];
+  NCCL_OK(ncclCommInitAll(comms, n, nullptr));
+  std::vector<std::vector<int>> in(n, std::vector<int>(n)), a(n, std::vector<int>(n, -1)),
+      b(n, std::vector<int>(n, -1));
+  for (int r = 0; r < n; ++r) {
+    for (int j = 0; j < n; ++j) in[r][j] = 10 * r + j;
+  }
+  NCCL_OK(ncclGroupStart());
+  for (int r = 0; r < n; ++r) {
+    NCCL_OK(ncclAllToAll(in[r].data(), a[r].data(), 1, ncclInt32, comms[r], nullptr));
+    NCCL_OK(ncclAlltoAll(in[r].data(), b[r].data(), 1, ncclInt32, comms[r], nullptr));
+  }
+  NCCL_OK(ncclGroupEnd());
+  for (int r = 0; r < n; ++r) {
+    for (int j = 0; j < n; ++j) {
+      EXPECT_EQ(a[r][j], 10 * j + r);
+      EXPECT_EQ(b[r][j], 10 * j + r);
+    }
+  }
+  for (auto c : comms) NCCL_OK(ncclCommDestroy(c));
+}
+
+TEST(Faults, RevokeStopsTheCommunicator) {
+  Watchdog dog(30, "RevokeStopsTheCommunicator");
+  ncclUniqueId id;
+  NCCL_OK(ncclGetUniqueId(&id));
+  ncclComm_t comm;
+  NCCL_OK(ncclCommInitRank(&comm, 1, id, 0));
+  EXPECT_EQ(ncclCommRevoke(comm, 1), ncclInvalidArgument);
+  NCCL_OK(ncclCommRevoke(comm, NCCL_REVOKE_DEFAULT));
+  float x = 1, y = 0;
+  EXPECT_NE(ncclAllReduce(&x, &y, 1, ncclFloat, ncclSum, comm, nullptr), ncclSuccess);
+  NCCL_OK(ncclCommDestroy(comm));
+}
+
 TEST(Groups, InitRankInsideAGroupFromOneThread) {
   Watchdog dog(60, "InitRankInsideAGroupFromOneThread");
   const int n = 3;

@@ -270,7 +270,7 @@ static void test_moving(ctx_t* c, ncclDataType_t t, size_t count, int inplace, i
   }
   group_begin(c);
   for (int k = 0; k < c->nlocal; ++k)
-    NCCLCHECK(ncclAllToAll(c->send[k], c->recv[k], count, t, c->comm[k], NULL));
+    NCCLCHECK(ncclAlltoAll(c->send[k], c->recv[k], count, t, c->comm[k], NULL));
   group_end(c);
   for (int k = 0; k < c->nlocal; ++k)
     for (int r = 0; r < n; ++r)
@@ -401,7 +401,8 @@ int main(int argc, char** argv) {
 
   int version = 0;
   NCCLCHECK(ncclGetVersion(&version));
-  if (version != NCCL_VERSION_CODE) {
+  /* The library may be built from another patch release of the header. */
+  if (version / 100 != NCCL_VERSION_CODE / 100) {
     fprintf(stderr, "library reports version %d, header %d\n", version, NCCL_VERSION_CODE);
     return 1;
   }
