@@ -27,6 +27,7 @@ struct Algorithm {
 // Per collective, the first entry is the default.
 constexpr Algorithm kAlgorithms[] = {
     {"ring", CollType::kAllReduce, buildRingAllReduce},
+    {"direct", CollType::kAllReduce, buildDirectAllReduce},
     {"ring", CollType::kReduceScatter, buildRingReduceScatter},
     {"ring", CollType::kAllGather, buildRingAllGather},
     {"chain", CollType::kBroadcast, buildChainBroadcast},

@@ -16,6 +16,9 @@ plan::RankPlan buildRingReduceScatter(const plan::CollArgs& args,
                                       const plan::PlanOptions& options);
 plan::RankPlan buildRingAllGather(const plan::CollArgs& args, const plan::PlanOptions& options);
 
+// direct: every rank sends to every rank, reductions in rank order (small messages).
+plan::RankPlan buildDirectAllReduce(const plan::CollArgs& args, const plan::PlanOptions& options);
+
 // chain: a pipelined chain from (Broadcast) or towards (Reduce) the root.
 plan::RankPlan buildChainBroadcast(const plan::CollArgs& args, const plan::PlanOptions& options);
 plan::RankPlan buildChainReduce(const plan::CollArgs& args, const plan::PlanOptions& options);

@@ -87,6 +87,17 @@ void ProgramBuilder::copy(Ref src, Ref dst, size_t count, bool finalize) {
   add(s);
 }
 
+void ProgramBuilder::localReduce(Ref src, Ref src2, Ref dst, size_t count, bool finalize) {
+  Step s;
+  s.op = Op::kLocalReduce;
+  s.src = src;
+  s.src2 = src2;
+  s.dst = dst;
+  s.count = count;
+  s.finalize = finalize;
+  add(s);
+}
+
 void ProgramBuilder::copyInPieces(Ref src, Ref dst, size_t count, size_t maxStep,
                                   bool finalize) {
   const size_t pieces = pieceCount(count, maxStep);

@@ -25,6 +25,8 @@ class ProgramBuilder {
   void recvReduceCopySend(int from, int to, plan::Ref src, plan::Ref dst, size_t count,
                           bool finalize);
   void copy(plan::Ref src, plan::Ref dst, size_t count, bool finalize);
+  // dst = src op src2.
+  void localReduce(plan::Ref src, plan::Ref src2, plan::Ref dst, size_t count, bool finalize);
 
   // Copies [0, count) of src to dst in steps of at most maxStep elements.
   void copyInPieces(plan::Ref src, plan::Ref dst, size_t count, size_t maxStep, bool finalize);

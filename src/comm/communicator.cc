@@ -1,6 +1,7 @@
 #include "comm/communicator.h"
 
 #include <algorithm>
+#include <cctype>
 #include <thread>
 #include <vector>
 
@@ -18,7 +19,11 @@ struct ParamsWire {
   int32_t nchannels;
   int32_t reserved;
   uint64_t stepBytes;
+  uint64_t directMaxBytes;
 };
+
+// Beyond this many ranks the direct all-reduce sends too many copies.
+constexpr int kDirectMaxRanks = 16;
 
 }  // namespace
 
@@ -67,12 +72,16 @@ Status Communicator::agreeOnParams() {
   if (step == 0 || step > capacity / 2) step = capacity / 2;
   step = std::max<size_t>(step, 64);
   std::vector<ParamsWire> all(nranks_);
-  all[rank_] = ParamsWire{options_.nchannels, 0, step};
+  uint64_t direct =
+      static_cast<uint64_t>(std::max<int64_t>(0, config::getInt("STRATA_DIRECT_MAX_BYTES")));
+  all[rank_] = ParamsWire{options_.nchannels, 0, step, direct};
   STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(ParamsWire)),
                              "agreeing on communicator parameters");
   params_.nchannels = kMaxChannels;
   params_.stepBytes = SIZE_MAX;
+  params_.directMaxBytes = SIZE_MAX;
   for (const auto& p : all) {
+    params_.directMaxBytes = std::min<size_t>(params_.directMaxBytes, p.directMaxBytes);
     params_.nchannels = std::min<int>(params_.nchannels, std::max(1, p.nchannels));
     params_.stepBytes = std::min<size_t>(params_.stepBytes, std::max<uint64_t>(64, p.stepBytes));
   }
@@ -100,9 +109,17 @@ StatusOr<std::shared_ptr<const plan::RankPlan>> Communicator::planFor(const plan
   po.p2pChannel = params_.nchannels;
   po.maxStepElems = std::max<size_t>(1, params_.stepBytes / elemSize);
   std::string algo = config::getString("STRATA_ALGO");
+  std::transform(algo.begin(), algo.end(), algo.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   auto available = algorithms::availableAlgorithms(args.type);
   if (!algo.empty() && std::find(available.begin(), available.end(), algo) == available.end()) {
     algo.clear();  // a forced algorithm applies only where it exists
+  }
+  // Small all-reduces are latency-bound: one direct exchange beats 2(n-1)
+  // ring steps. The threshold is agreed, so every rank picks the same plan.
+  if (algo.empty() && args.type == plan::CollType::kAllReduce && nranks_ > 1 &&
+      nranks_ <= kDirectMaxRanks && args.count * elemSize <= params_.directMaxBytes) {
+    algo = "direct";
   }
   STRATA_ASSIGN_OR_RETURN(plan::RankPlan built, algorithms::buildPlan(args, po, algo));
   auto shared = std::make_shared<const plan::RankPlan>(std::move(built));

@@ -30,6 +30,7 @@ struct CommOptions {
 struct AgreedParams {
   int nchannels = 1;
   size_t stepBytes = 0;  // the most one plan step moves
+  size_t directMaxBytes = 0;  // all-reduce up to this size goes direct
 };
 
 class Communicator {

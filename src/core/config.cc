@@ -59,8 +59,10 @@ const std::vector<Setting> kSettings = {
     {"STRATA_TCP_NSLOTS", nullptr, T::kInt, "4", "slots per tcp FIFO"},
     // Algorithms and tuning
     {"STRATA_ALGO", "NCCL_ALGO", T::kString, "",
-     "force an algorithm (ring, chain); empty means automatic"},
+     "force an algorithm where it applies (ring, direct, chain, p2p; any case); empty: automatic"},
     {"STRATA_NCHANNELS", nullptr, T::kInt, "2", "channels (parallel rings) per collective"},
+    {"STRATA_DIRECT_MAX_BYTES", nullptr, T::kInt, "16384",
+     "all-reduce of at most this many bytes uses the one-step direct algorithm (0: never)"},
     {"STRATA_CHUNK_BYTES", nullptr, T::kInt, "0",
      "bytes per pipelined step; 0 derives it from the FIFO size"},
 };

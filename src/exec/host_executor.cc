@@ -22,6 +22,10 @@ using plan::Op;
 
 // Slices one lane may move before yielding to the other lanes.
 constexpr int kSlicesPerTurn = 4;
+// Steps that write the same result to two places (recvCopySend,
+// recvReduceCopySend) work in blocks this small, so the second copy reads
+// from cache instead of memory.
+constexpr size_t kCacheBlockBytes = 16 * 1024;
 
 // Reduction that applies to one operand read and one result: the pre-scale
 // only on reads of Input, the post-division only on finalizing steps.
@@ -209,14 +213,24 @@ StatusOr<bool> LaneRunner::moveSlice() {
       break;
     case Op::kRecvCopySend: {
       Reduction e = effective(red, false, s.finalize);
-      kernels::transform(type, e, dst, in, n);
-      std::memcpy(out, dst, n * es);
+      const size_t block = std::max<size_t>(1, kCacheBlockBytes / es);
+      for (size_t off = 0; off < n; off += block) {
+        size_t m = std::min(block, n - off);
+        kernels::transform(type, e, dst + off * es, in + off * es, m);
+        std::memcpy(out + off * es, dst + off * es, m * es);
+      }
       break;
     }
-    case Op::kRecvReduceCopySend:
-      kernels::reduce(type, effective(red, srcIsInput, s.finalize), dst, in, src, n);
-      std::memcpy(out, dst, n * es);
+    case Op::kRecvReduceCopySend: {
+      Reduction e = effective(red, srcIsInput, s.finalize);
+      const size_t block = std::max<size_t>(1, kCacheBlockBytes / es);
+      for (size_t off = 0; off < n; off += block) {
+        size_t m = std::min(block, n - off);
+        kernels::reduce(type, e, dst + off * es, in + off * es, src + off * es, m);
+        std::memcpy(out + off * es, dst + off * es, m * es);
+      }
       break;
+    }
     case Op::kCopy: {
       Reduction e = effective(red, srcIsInput, s.finalize);
       if (!(dst == src && isIdentity(e))) kernels::transform(type, e, dst, src, n);
