@@ -20,18 +20,6 @@ constexpr int kSocketBufferBytes = 4 << 20;
 // Handshakes in flight at once; more connections wait in the listen backlog.
 constexpr size_t kMaxHandshakes = 32;
 
-enum HelloReject : uint32_t {
-  kAccepted = 0,
-  kBadMagic = 1,
-  kBadVersion = 2,
-  kWrongCommunicator = 3,
-  kUnknownRank = 4,
-  kBadChannel = 5,
-  kBadGeometry = 6,
-  kDuplicate = 7,
-  kNoResources = 8,
-};
-
 const char* rejectText(uint32_t code) {
   switch (code) {
     case kBadMagic: return "not a strata data connection";
@@ -186,30 +174,42 @@ void TcpTransport::acceptLoop() {
   }
 }
 
-uint32_t TcpTransport::checkHello(const uint8_t* h, int* peer, int* channel,
-                                  uint32_t* index) const {
-  if (wire::getU32(h) != kHelloMagic) return kBadMagic;
-  if (wire::getU32(h + 4) != kTcpVersion) return kBadVersion;
-  uint64_t commHash = wire::getU64(h + 8);
-  uint32_t src = wire::getU32(h + 16);
-  uint32_t dst = wire::getU32(h + 20);
-  uint32_t ch = wire::getU32(h + 24);
-  uint32_t sock = wire::getU32(h + 28);
-  uint32_t nsocks = wire::getU32(h + 32);
-  uint32_t nslots = wire::getU32(h + 36);
-  uint64_t slotBytes = wire::getU64(h + 40);
-  if (commHash != config_.commHash || dst != static_cast<uint32_t>(config_.rank)) {
+void encodeTcpHello(const TcpHello& h, uint8_t out[kHelloBytes]) {
+  wire::putU32(out, kHelloMagic);
+  wire::putU32(out + 4, kTcpVersion);
+  wire::putU64(out + 8, h.commHash);
+  wire::putU32(out + 16, h.src);
+  wire::putU32(out + 20, h.dst);
+  wire::putU32(out + 24, h.channel);
+  wire::putU32(out + 28, h.socket);
+  wire::putU32(out + 32, h.params.nsocks);
+  wire::putU32(out + 36, h.params.nslots);
+  wire::putU64(out + 40, h.params.slotBytes);
+}
+
+HelloReject checkTcpHello(const uint8_t in[kHelloBytes], const TcpConfig& config, TcpHello* h) {
+  h->commHash = wire::getU64(in + 8);
+  h->src = wire::getU32(in + 16);
+  h->dst = wire::getU32(in + 20);
+  h->channel = wire::getU32(in + 24);
+  h->socket = wire::getU32(in + 28);
+  h->params.nsocks = wire::getU32(in + 32);
+  h->params.nslots = wire::getU32(in + 36);
+  h->params.slotBytes = wire::getU64(in + 40);
+  if (wire::getU32(in) != kHelloMagic) return kBadMagic;
+  if (wire::getU32(in + 4) != kTcpVersion) return kBadVersion;
+  if (h->commHash != config.commHash || h->dst != static_cast<uint32_t>(config.rank)) {
     return kWrongCommunicator;
   }
-  if (src >= static_cast<uint32_t>(config_.nranks) || !config_.tcpPeers[src]) return kUnknownRank;
-  if (ch >= static_cast<uint32_t>(config_.nchannels)) return kBadChannel;
-  if (nsocks != config_.local.nsocks || sock >= nsocks || nslots != config_.local.nslots ||
-      slotBytes != config_.local.slotBytes) {
+  if (h->src >= static_cast<uint32_t>(config.nranks) || h->src >= config.tcpPeers.size() ||
+      !config.tcpPeers[h->src]) {
+    return kUnknownRank;
+  }
+  if (h->channel >= static_cast<uint32_t>(config.nchannels)) return kBadChannel;
+  if (h->params.nsocks != config.local.nsocks || h->socket >= h->params.nsocks ||
+      h->params.nslots != config.local.nslots || h->params.slotBytes != config.local.slotBytes) {
     return kBadGeometry;
   }
-  *peer = static_cast<int>(src);
-  *channel = static_cast<int>(ch);
-  *index = sock;
   return kAccepted;
 }
 
@@ -226,9 +226,11 @@ void TcpTransport::handshake(net::Socket sock) {
                 s.message());
     return;
   }
-  int peer = -1, channel = -1;
-  uint32_t index = 0;
-  uint32_t code = checkHello(hello, &peer, &channel, &index);
+  TcpHello fields;
+  uint32_t code = checkTcpHello(hello, config_, &fields);
+  int peer = static_cast<int>(fields.src);
+  int channel = static_cast<int>(fields.channel);
+  uint32_t index = fields.socket;
   TcpRecvLink* link = nullptr;
   if (code == kAccepted) {
     Status err;
@@ -310,17 +312,15 @@ StatusOr<SendConnection*> TcpTransport::connect(int peer, int channel,
                                                        net::Purpose::kTcpData, deadline,
                                                        &stopping_),
                                what);
+    TcpHello fields;
+    fields.commHash = config_.commHash;
+    fields.src = static_cast<uint32_t>(config_.rank);
+    fields.dst = static_cast<uint32_t>(peer);
+    fields.channel = static_cast<uint32_t>(channel);
+    fields.socket = j;
+    fields.params = peerParams;
     uint8_t hello[kHelloBytes];
-    wire::putU32(hello, kHelloMagic);
-    wire::putU32(hello + 4, kTcpVersion);
-    wire::putU64(hello + 8, config_.commHash);
-    wire::putU32(hello + 16, static_cast<uint32_t>(config_.rank));
-    wire::putU32(hello + 20, static_cast<uint32_t>(peer));
-    wire::putU32(hello + 24, static_cast<uint32_t>(channel));
-    wire::putU32(hello + 28, j);
-    wire::putU32(hello + 32, peerParams.nsocks);
-    wire::putU32(hello + 36, peerParams.nslots);
-    wire::putU64(hello + 40, peerParams.slotBytes);
+    encodeTcpHello(fields, hello);
     STRATA_RETURN_IF_ERROR_CTX(sock.sendAll(hello, sizeof(hello), deadline, &stopping_), what);
     uint8_t ack[kAckBytes];
     STRATA_RETURN_IF_ERROR_CTX(sock.recvAll(ack, sizeof(ack), deadline, &stopping_), what);

@@ -36,6 +36,19 @@ inline constexpr uint32_t kTcpVersion = 1;
 inline constexpr size_t kHelloBytes = 48;
 inline constexpr size_t kAckBytes = 8;
 
+// The status word of an Ack.
+enum HelloReject : uint32_t {
+  kAccepted = 0,
+  kBadMagic = 1,
+  kBadVersion = 2,
+  kWrongCommunicator = 3,
+  kUnknownRank = 4,
+  kBadChannel = 5,
+  kBadGeometry = 6,
+  kDuplicate = 7,
+  kNoResources = 8,
+};
+
 struct TcpConfig {
   int rank = 0;
   int nranks = 0;
@@ -50,6 +63,21 @@ struct TcpConfig {
   Doorbell* bell = nullptr;
   std::vector<bool> tcpPeers;  // ranks that may connect to this one
 };
+
+// The fields of a Hello after magic and version.
+struct TcpHello {
+  uint64_t commHash = 0;
+  uint32_t src = 0;      // sending rank
+  uint32_t dst = 0;      // receiving rank
+  uint32_t channel = 0;
+  uint32_t socket = 0;   // index among the link's sockets
+  TcpParams params;      // the receiver's FIFO geometry as the sender knows it
+};
+
+void encodeTcpHello(const TcpHello& hello, uint8_t out[kHelloBytes]);
+// Decodes a hello from the wire into *hello and checks it against the
+// receiver's configuration: kAccepted or the reason to reject it.
+HelloReject checkTcpHello(const uint8_t in[kHelloBytes], const TcpConfig& config, TcpHello* hello);
 
 class TcpTransport {
  public:
@@ -79,8 +107,6 @@ class TcpTransport {
   TcpTransport() = default;
   void acceptLoop();
   void handshake(net::Socket sock);
-  // 0 when the hello is acceptable, else a reason code.
-  uint32_t checkHello(const uint8_t* hello, int* peer, int* channel, uint32_t* index) const;
   TcpRecvLink* recvLink(int peer, int channel, Status* error);
   TcpProxy* proxyFor(int peer, int channel) const;
   Status tune(net::Socket& sock) const;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds Strata with sanitizers and runs the test suites under them:
+#   address,undefined  every test (gtest suites, the drop-in sweep, perf checks)
+#   thread             the suites whose ranks are threads (forking tests excluded:
+#                      TSan cannot start threads in a child of a threaded process)
+# Usage: scripts/sanitize.sh [asan|tsan|all]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which=${1:-all}
+JOBS=${JOBS:-$(nproc)}
+
+run_asan() {
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=address,undefined \
+    -DSTRATA_BUILD_BENCH=ON > /dev/null
+  cmake --build build-asan -j "$JOBS"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ctest --output-on-failure -j "${TEST_JOBS:-2}" --schedule-random)
+}
+
+run_tsan() {
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=thread \
+    -DSTRATA_BUILD_BENCH=OFF > /dev/null
+  cmake --build build-tsan -j "$JOBS" --target test_api test_transports test_bootstrap test_kernels
+  # Tests that fork children which then start threads are excluded.
+  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest --output-on-failure -j "${TEST_JOBS:-2}" -L "api|transports|bootstrap|kernels" \
+      -E "Process|Fork|EnvInit|Shm|Killed|Died|Exits" )
+}
+
+case "$which" in
+  asan) run_asan ;;
+  tsan) run_tsan ;;
+  all) run_asan; run_tsan ;;
+  *) echo "usage: $0 [asan|tsan|all]"; exit 2 ;;
+esac
