@@ -47,7 +47,7 @@ struct Settings {
   FifoLayout memory;
   TcpParams tcp;
   int nthreads = 1;
-  std::chrono::milliseconds handshakeTimeout{5000};
+  std::chrono::milliseconds handshakeTimeout{20000};
 };
 
 StatusOr<Settings> readSettings() {

@@ -200,7 +200,7 @@ StatusOr<std::unique_ptr<Bootstrap>> Bootstrap::create(const UniqueId& id, int r
   params.secret = id.secret;
   params.commHash = deriveCommHash(id);
   params.timeout = options.timeout;
-  params.handshake = std::chrono::milliseconds(handshakeMs > 0 ? handshakeMs : 5000);
+  params.handshake = std::chrono::milliseconds(handshakeMs > 0 ? handshakeMs : 20000);
   params.abort = options.abort;
   auto net = PeerNetwork::start(bind, params);
   if (!net.ok()) {

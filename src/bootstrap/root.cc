@@ -288,7 +288,7 @@ Status launchRoot(net::Socket listener, const net::Secret& secret) {
   int64_t timeoutSec = config::getInt("STRATA_TIMEOUT");
   if (timeoutSec <= 0) timeoutSec = 300;
   int64_t handshakeMs = config::getInt("STRATA_HANDSHAKE_TIMEOUT_MS");
-  if (handshakeMs <= 0) handshakeMs = 5000;
+  if (handshakeMs <= 0) handshakeMs = 20000;
   auto service = std::make_shared<RootService>(std::move(listener), secret,
                                                milliseconds(timeoutSec * 1000),
                                                milliseconds(handshakeMs));

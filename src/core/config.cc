@@ -22,7 +22,7 @@ const std::vector<Setting> kSettings = {
     // Waiting and faults
     {"STRATA_TIMEOUT", nullptr, T::kInt, "300",
      "seconds any blocking wait (bootstrap, connection, collective) may take before it fails"},
-    {"STRATA_HANDSHAKE_TIMEOUT_MS", nullptr, T::kInt, "5000",
+    {"STRATA_HANDSHAKE_TIMEOUT_MS", nullptr, T::kInt, "20000",
      "milliseconds an incoming connection has to prove it holds the secret"},
     {"STRATA_SPIN_US", nullptr, T::kInt, "20",
      "microseconds a waiting rank polls before it sleeps on a futex"},

@@ -28,7 +28,7 @@ const char* purposeName(Purpose p) {
 
 Deadline handshakeDeadline(Deadline deadline) {
   int64_t ms = config::getInt("STRATA_HANDSHAKE_TIMEOUT_MS");
-  if (ms <= 0) ms = 5000;
+  if (ms <= 0) ms = 20000;
   return deadline.capped(std::chrono::milliseconds(ms));
 }
 
