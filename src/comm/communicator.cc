@@ -42,6 +42,9 @@ StatusOr<std::unique_ptr<Communicator>> Communicator::create(const bootstrap::Un
     comm->options_.nchannels = static_cast<int>(config::getInt("STRATA_NCHANNELS"));
   }
   comm->options_.nchannels = std::clamp(comm->options_.nchannels, 1, kMaxChannels);
+  comm->spin_ = std::chrono::microseconds(std::max<int64_t>(0, config::getInt("STRATA_SPIN_US")));
+  comm->algoOverride_ = config::getString("STRATA_ALGO");
+  for (char& ch : comm->algoOverride_) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   STRATA_RETURN_IF_ERROR(comm->init(id));
   return comm;
 }
@@ -108,9 +111,7 @@ StatusOr<std::shared_ptr<const plan::RankPlan>> Communicator::planFor(const plan
   po.nchannels = params_.nchannels;
   po.p2pChannel = params_.nchannels;
   po.maxStepElems = std::max<size_t>(1, params_.stepBytes / elemSize);
-  std::string algo = config::getString("STRATA_ALGO");
-  std::transform(algo.begin(), algo.end(), algo.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  std::string algo = algoOverride_;
   auto available = algorithms::availableAlgorithms(args.type);
   if (!algo.empty() && std::find(available.begin(), available.end(), algo) == available.end()) {
     algo.clear();  // a forced algorithm applies only where it exists

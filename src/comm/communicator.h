@@ -45,6 +45,8 @@ class Communicator {
   const CommOptions& options() const { return options_; }
   const AgreedParams& params() const { return params_; }
   std::chrono::milliseconds timeout() const { return options_.timeout; }
+  // How long a waiting executor polls before it sleeps (STRATA_SPIN_US).
+  std::chrono::microseconds spinTime() const { return spin_; }
   bootstrap::Bootstrap& bootstrap() { return *bootstrap_; }
   transport::ConnectionManager& connections() { return *connections_; }
 
@@ -90,6 +92,8 @@ class Communicator {
   AbortFlag abort_{false};
   std::atomic<int> active_{0};
   uint32_t controlSeq_ = 0;
+  std::chrono::microseconds spin_{0};
+  std::string algoOverride_;  // STRATA_ALGO, lower case
 
   mutable std::mutex mu_;  // guards the members below
   Status asyncError_;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <unordered_map>
 
 #include "comm/communicator.h"
 #include "core/config.h"
@@ -79,7 +78,15 @@ struct CommRun {
   std::vector<char> scratch;
   // Bytes already taken from the slot at the head of each receive FIFO: a
   // sender's slot may be consumed by several receiving steps.
-  std::unordered_map<transport::RecvConnection*, size_t> recvOffset;
+  // A handful of connections per run: a flat list beats a hash map here.
+  std::vector<std::pair<transport::RecvConnection*, size_t>> recvOffsets;
+  size_t& recvOffset(transport::RecvConnection* c) {
+    for (auto& entry : recvOffsets) {
+      if (entry.first == c) return entry.second;
+    }
+    recvOffsets.emplace_back(c, 0);
+    return recvOffsets.back().second;
+  }
   bool finished = false;
 
   Communicator& comm() { return *work->comm; }
@@ -174,7 +181,7 @@ StatusOr<bool> LaneRunner::moveSlice() {
   if (recv_ != nullptr) {
     in = static_cast<const char*>(recv_->peek(&slotBytes));
     if (in == nullptr) return false;
-    offset = &run_->recvOffset[recv_];
+    offset = &run_->recvOffset(recv_);
     size_t avail = (slotBytes - *offset) / es;
     if (avail == 0) {
       return InvalidUsage("rank ", run_->comm().rank(), " received ", slotBytes - *offset,
@@ -306,7 +313,8 @@ Status checkBlocked(std::vector<CommRun>& runs, Clock::time_point lastProgress) 
 }
 
 Status runLoop(std::vector<CommRun>& runs) {
-  const auto spin = std::chrono::microseconds(std::max<int64_t>(0, config::getInt("STRATA_SPIN_US")));
+  auto spin = std::chrono::microseconds::max();
+  for (auto& run : runs) spin = std::min(spin, run.comm().spinTime());
   const auto healthEvery = std::chrono::milliseconds(50);
   auto lastProgress = Clock::now();
   auto lastHealth = lastProgress;
@@ -370,7 +378,7 @@ Status runHostWork(std::vector<RankWork>& work) {
     for (auto& w : work) w.comm->recordError(status);
   } else {
     for (auto& run : runs) {
-      for (auto& [conn, offset] : run.recvOffset) {
+      for (auto& [conn, offset] : run.recvOffsets) {
         if (offset != 0) {
           status = InvalidUsage("rank ", run.comm().rank(),
                                 " left received data unconsumed: mismatched send/recv counts");
