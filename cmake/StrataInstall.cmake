@@ -17,5 +17,10 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/StrataConfigVersion
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/StrataConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/StrataConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/Strata)
+# The .pc file locates the prefix relative to itself, so an install moved
+# or made with `cmake --install --prefix` still resolves.
+file(RELATIVE_PATH STRATA_PC_RELATIVE_PREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig"
+  "${CMAKE_INSTALL_PREFIX}")
+string(REGEX REPLACE "/$" "" STRATA_PC_RELATIVE_PREFIX "${STRATA_PC_RELATIVE_PREFIX}")
 configure_file(cmake/strata.pc.in ${CMAKE_CURRENT_BINARY_DIR}/strata.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/strata.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
