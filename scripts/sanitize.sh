@@ -25,7 +25,7 @@ run_tsan() {
   # Tests that fork children which then start threads are excluded.
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     ctest --output-on-failure -j "${TEST_JOBS:-2}" -L "api|transports|bootstrap|kernels" \
-      -E "Process|Fork|EnvInit|Shm|Killed|Died|Exits" )
+      -E "Process|Fork|EnvInit|Shm|Killed|Died|Exits|RankThatLeaves" )
 }
 
 case "$which" in
