@@ -41,7 +41,8 @@ void expectInvalid(const StatusOr<plan::RankPlan>& r, const std::string& text) {
 }
 
 TEST(BuildPlan, DefaultAlgorithmPerCollective) {
-  EXPECT_EQ(availableAlgorithms(CollType::kAllReduce), std::vector<std::string>{"ring"});
+  EXPECT_EQ(availableAlgorithms(CollType::kAllReduce),
+            (std::vector<std::string>{"ring", "direct"}));
   EXPECT_EQ(availableAlgorithms(CollType::kReduceScatter), std::vector<std::string>{"ring"});
   EXPECT_EQ(availableAlgorithms(CollType::kAllGather), std::vector<std::string>{"ring"});
   EXPECT_EQ(availableAlgorithms(CollType::kBroadcast), std::vector<std::string>{"chain"});
@@ -63,7 +64,7 @@ TEST(BuildPlan, DefaultAlgorithmPerCollective) {
 
 TEST(BuildPlan, RejectsUnknownAndMismatchedAlgorithms) {
   expectInvalid(buildPlan(argsFor(CollType::kAllReduce), options(), "tree"),
-                "unknown algorithm 'tree' for AllReduce (available: ring)");
+                "unknown algorithm 'tree' for AllReduce (available: ring, direct)");
   expectInvalid(buildPlan(argsFor(CollType::kAllReduce), options(), "chain"),
                 "algorithm 'chain' does not implement AllReduce");
   expectInvalid(buildPlan(argsFor(CollType::kBroadcast), options(), "ring"),
