@@ -75,9 +75,9 @@ for t in "${targets[@]}"; do
   rc=0
   "$bin" -max_total_time="$seconds" -max_len=4096 -timeout=25 -rss_limit_mb=3072 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "$seeds" >"$log" 2>&1 || rc=$?
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1 || true)
+  cov=$( (grep -o 'cov: [0-9]*' "$log" || true) | tail -1 | cut -d' ' -f2)
   units=$(find "$corpus" -type f | wc -l)
   line=$(printf '%-16s runs %-10s exec/s %-8s coverage %-6s corpus %-5s' "$t" "${runs:-?}" \
     "${rate:-?}" "${cov:-?}" "$units")

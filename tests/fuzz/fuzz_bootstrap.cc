@@ -123,7 +123,9 @@ std::vector<std::string> seeds() {
 
   bootstrap::UniqueId id;
   id.root = v4;
-  for (size_t i = 0; i < id.secret.bytes.size(); ++i) id.secret.bytes[i] = static_cast<uint8_t>(i * 17);
+  for (size_t i = 0; i < id.secret.bytes.size(); ++i) {
+    id.secret.bytes[i] = static_cast<uint8_t>(i * 17);
+  }
   id.nonce = 0x0123456789abcdefull;
   uint8_t raw[bootstrap::kUniqueIdBytes];
   id.encode(raw);

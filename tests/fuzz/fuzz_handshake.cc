@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <vector>
 
 #include "fuzz_util.h"
@@ -108,17 +109,16 @@ void oneSide(Input& in, Handshake::Role role) {
 // Moves up to `piece` bytes from one endpoint to the other, flipping bytes
 // of the stream at the offsets in `flips`. Returns the bytes moved.
 size_t relay(int from, int to, size_t piece, size_t* offset,
-             const std::vector<std::pair<size_t, uint8_t>>& flips, bool* altered) {
+             const std::map<size_t, uint8_t>& flips, bool* altered) {
   uint8_t buf[4 * kMsg];
   if (piece > sizeof buf) piece = sizeof buf;
   ssize_t n = recv(from, buf, piece, MSG_DONTWAIT);
   if (n <= 0) return 0;
   for (ssize_t i = 0; i < n; ++i) {
-    for (const auto& f : flips) {
-      if (f.first == *offset + static_cast<size_t>(i) && f.second != 0) {
-        buf[i] ^= f.second;
-        *altered = true;
-      }
+    auto f = flips.find(*offset + static_cast<size_t>(i));
+    if (f != flips.end() && f->second != 0) {
+      buf[i] ^= f->second;
+      *altered = true;
     }
   }
   ssize_t w = send(to, buf, static_cast<size_t>(n), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -130,18 +130,18 @@ size_t relay(int from, int to, size_t piece, size_t* offset,
 void relayed(Input& in) {
   uint8_t flags = in.u8();
   bool sameSecret = (flags & 1) == 0;
-  bool samePurpose = (flags & 2) == 0;
-  uint8_t pc = in.u8();
-  net::Purpose clientPurpose = purposeOf(pc);
-  net::Purpose serverPurpose = samePurpose ? clientPurpose : purposeOf(in.u8());
-  // Flips on the client->server and server->client streams.
-  std::vector<std::pair<size_t, uint8_t>> toServer, toClient;
+  net::Purpose clientPurpose = purposeOf(in.u8());
+  net::Purpose serverPurpose = (flags & 2) == 0 ? clientPurpose : purposeOf(in.u8());
+  bool samePurpose = clientPurpose == serverPurpose;
+  // Bytes to flip (offset -> xor mask) on the client->server and
+  // server->client streams; two flips of one byte combine.
+  std::map<size_t, uint8_t> toServer, toClient;
   int nflips = in.u8() % 4;
   for (int i = 0; i < nflips; ++i) {
     uint8_t where = in.u8();
     size_t offset = in.u8() % (2 * kMsg);
     uint8_t mask = in.u8();
-    ((where & 1) ? toClient : toServer).push_back({offset, mask});
+    ((where & 1) ? toClient : toServer)[offset] ^= mask;
   }
   std::string pieces = in.rest();
 
@@ -203,7 +203,10 @@ std::vector<std::string> seeds() {
   out.push_back(fuzz::SeedWriter().u8(kServer).u8(2).str() + stream);
   out.push_back(fuzz::SeedWriter().u8(kClient).u8(2).str() + stream.substr(0, kMsg));
   out.push_back(fuzz::SeedWriter().u8(kRelay).u8(0).u8(1).u8(0).str());
-  out.push_back(fuzz::SeedWriter().u8(kRelay).u8(0).u8(2).u8(1).u8(0).u8(20).u8(0x40).u8(7).u8(1).str());
+  // Relay with flips: one byte of each stream.
+  fuzz::SeedWriter flips;
+  flips.u8(kRelay).u8(0).u8(2).u8(2).u8(0).u8(20).u8(0x40).u8(1).u8(70).u8(1);
+  out.push_back(flips.str());
   out.push_back(fuzz::SeedWriter().u8(kRelay).u8(1).u8(3).u8(0).u8(48).u8(5).str());
   return out;
 }

@@ -38,8 +38,11 @@ constexpr std::chrono::milliseconds kLinkTimeout{60000};
 
 enum Mode : uint8_t { kDescriptor, kHello, kStream, kRoundTrip, kModes };
 
+// The largest slot the link modes use (the transports allow up to 1 GiB).
+constexpr size_t kLargestSlot = 131072;
+
 TcpParams paramsFrom(Input& in) {
-  static constexpr uint64_t kSlotBytes[] = {1024, 4096, 40960, 131072};
+  static constexpr uint64_t kSlotBytes[] = {1024, 4096, 40960, kLargestSlot};
   TcpParams p;
   p.nsocks = 1 + in.u8() % 4;
   p.nslots = 1 + in.u8() % 4;
@@ -47,8 +50,22 @@ TcpParams paramsFrom(Input& in) {
   return p;
 }
 
-uint8_t pattern(uint64_t seq, uint64_t offset) {
-  return static_cast<uint8_t>(seq * 151 + offset * 13 + (offset >> 8));
+// Slot contents: slot seq holds the table from offset seq % 251 on, so
+// neighbouring slots differ and whole slots are filled and compared with
+// memcpy/memcmp.
+const uint8_t* pattern(uint64_t seq) {
+  static const std::vector<uint8_t> table = [] {
+    std::vector<uint8_t> t(kLargestSlot + 256);
+    uint32_t x = 0x9e3779b9u;
+    for (auto& b : t) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      b = static_cast<uint8_t>(x);
+    }
+    return t;
+  }();
+  return table.data() + seq % 251;
 }
 
 // --------------------------------------------------------------- descriptor
@@ -101,14 +118,33 @@ void hello(Input& in) {
 
 // --------------------------------------------------------------- links
 
-// Socketpairs for one link: the link side is handed to the link, the test
-// keeps the other end.
+// The test's ends of socketpairs whose other ends belong to a link.
 struct Sockets {
   std::vector<int> ours;
   ~Sockets() {
     for (int fd : ours) close(fd);
   }
 };
+
+// Gives `to` one end of each of nsocks socketpairs; the other end goes to
+// `peer` if there is one, else to the test.
+void connectPairs(TcpLink* to, TcpLink* peer, Sockets* ours, uint32_t nsocks) {
+  for (uint32_t j = 0; j < nsocks; ++j) {
+    int fd[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd) != 0) {
+      fuzz::fail(kName, "socketpair failed");
+    }
+    FUZZ_CHECK(kName, to->claimSocket(j));
+    to->giveSocket(j, net::Socket(fd[0]));
+    if (peer != nullptr) {
+      FUZZ_CHECK(kName, peer->claimSocket(j));
+      peer->giveSocket(j, net::Socket(fd[1]));
+    } else {
+      ours->ours.push_back(fd[1]);
+    }
+  }
+  FUZZ_CHECK(kName, !to->claimSocket(0));  // an index is taken once
+}
 
 // One link and its epoll set, driven the way a proxy thread drives it.
 class Driver {
@@ -117,19 +153,7 @@ class Driver {
     if (epoll_ < 0) fuzz::fail(kName, "epoll_create1 failed");
   }
   ~Driver() { close(epoll_); }
-  void attach(Sockets* s, uint32_t nsocks) {
-    for (uint32_t j = 0; j < nsocks; ++j) {
-      int fd[2];
-      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd) != 0) {
-        fuzz::fail(kName, "socketpair failed");
-      }
-      FUZZ_CHECK(kName, link_->claimSocket(j));
-      link_->giveSocket(j, net::Socket(fd[0]));
-      s->ours.push_back(fd[1]);
-    }
-    FUZZ_CHECK(kName, !link_->claimSocket(0));  // an index is taken once
-    link_->adoptSockets(epoll_);
-  }
+  void adopt() { link_->adoptSockets(epoll_); }
   bool pump() {
     epoll_event ev[16];
     int n = epoll_wait(epoll_, ev, 16, 0);
@@ -171,7 +195,8 @@ void stream(Input& in) {
   TcpParams p = paramsFrom(in);
   Receiver r(p);
   Sockets s;
-  r.driver.attach(&s, p.nsocks);
+  connectPairs(&r.link, nullptr, &s, p.nsocks);
+  r.driver.adopt();
   uint8_t hold = in.u8();  // bit k set: keep the k-th slot (mod 8) until the end
   uint64_t seen = 0;
   std::vector<bool> closed(p.nsocks, false);
@@ -185,8 +210,8 @@ void stream(Input& in) {
       ++seen;
     }
   };
-  std::vector<uint8_t> filler(1 << 16);
-  for (size_t i = 0; i < filler.size(); ++i) filler[i] = pattern(0, i);
+  const uint8_t* filler = pattern(0);
+  const size_t fillerBytes = 1 << 16;
   for (int ops = 0; ops < 128 && !in.empty() && !r.link.failed(); ++ops) {
     uint8_t op = in.u8();
     uint32_t j = (op >> 2) % p.nsocks;
@@ -209,7 +234,7 @@ void stream(Input& in) {
       }
       case 2: {  // payload bytes
         size_t n = 1 + in.u16();
-        writeSome(fd, filler.data(), std::min(n, filler.size()), r.driver);
+        writeSome(fd, filler, std::min(n, fillerBytes), r.driver);
         break;
       }
       case 3:  // the peer closes this socket
@@ -235,26 +260,135 @@ void roundTrip(Input& in) {
   uint8_t lag = in.u8();  // how many rounds the receiving executor sits out
 
   TcpProxy proxy(0, nullptr, nullptr);  // never started: post() finds it awake
-  TcpSendLink sender(1, 0, p, HeapFifo::create({p.nslots, static_cast<size_t>(p.slotBytes)}).value(),
+  TcpSendLink sender(1, 0, p,
+                     HeapFifo::create({p.nslots, static_cast<size_t>(p.slotBytes)}).value(),
                      nullptr, kLinkTimeout);
   sender.setProxy(&proxy, nullptr);
   Driver sendDriver(&sender);
   Receiver r(p);
-  // Join the links: each socketpair's ends go to the two links.
-  for (uint32_t j = 0; j < p.nsocks; ++j) {
-    int fd[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fd) != 0) {
-      fuzz::fail(kName, "socketpair failed");
+  connectPairs(&sender, &r.link, nullptr, p.nsocks);
+  sendDriver.adopt();
+  r.driver.adopt();
+
+  size_t posted = 0, received = 0;
+  int idle = 0;
+  for (int round = 0; received < sizes.size(); ++round) {
+    bool changed = false;
+    while (posted < sizes.size()) {
+      size_t capacity = 0;
+      auto* slot = static_cast<uint8_t*>(sender.acquire(&capacity));
+      if (slot == nullptr) break;
+      FUZZ_CHECK(kName, capacity == p.slotBytes);
+      std::memcpy(slot, pattern(posted), sizes[posted]);
+      sender.post(sizes[posted]);
+      ++posted;
+      changed = true;
     }
-    FUZZ_CHECK(kName, sender.claimSocket(j) && r.link.claimSocket(j));
-    sender.giveSocket(j, net::Socket(fd[0]));
-    r.link.giveSocket(j, net::Socket(fd[1]));
+    changed |= sendDriver.pump();
+    changed |= r.driver.pump();
+    if (lag == 0 || round % (1 + lag % 8) == 0) {
+      size_t bytes = 0;
+      while (const void* got = r.link.peek(&bytes)) {
+        FUZZ_CHECK(kName, received < posted);
+        FUZZ_CHECK(kName, bytes == sizes[received]);
+        FUZZ_CHECK(kName, std::memcmp(got, pattern(received), bytes) == 0);
+        r.link.release();
+        ++received;
+        changed = true;
+      }
+    }
+    FUZZ_CHECK(kName, sender.health().ok());
+    FUZZ_CHECK(kName, r.link.health().ok());
+    idle = changed ? 0 : idle + 1;
+    if (idle > 64) fuzz::fail(kName, "the links stalled with slots in flight");
   }
-  Sockets none;
-  (void)none;
-  Driver& recvDriver = r.driver;
-  sender.adoptSockets(-1 == 0 ? 0 : 0), (void)0;
-  (void)recvDriver;
+  FUZZ_CHECK(kName, sender.idle() || posted == received);
+}
+
+std::string withMode(Mode m) { return fuzz::SeedWriter().u8(m).str(); }
+
+std::vector<std::string> seeds() {
+  std::vector<std::string> out;
+  RankDescriptor d;
+  d.rank = 1;
+  d.nranks = 4;
+  d.nchannels = 2;
+  d.hostId = "host-a|0b5e1f|net:4026531840";
+  d.process.pid = 4242;
+  d.process.startTime = 123456;
+  d.process.pidNamespace = 4026531836;
+  d.processToken = 0x1122334455667788ull;
+  d.localKey = 9;
+  d.shmName = "/strata-4242-1-abcdef";
+  d.memory = FifoLayout{8, 65536};
+  d.tcp = TcpParams{1 << 20, 4, 2};
+  out.push_back(withMode(kDescriptor) + d.encode());
+  d.hasListener = true;
+  d.listener = net::Address::parse("10.77.0.2:40001").value();
+  d.mode = TransportMode::kTcp;
+  out.push_back(withMode(kDescriptor) + d.encode());
+  d.listener = net::Address::parse("[fd00::2]:40001").value();
+  d.shmDisable = true;
+  out.push_back(withMode(kDescriptor) + d.encode());
+
+  // Receiver: 4 ranks, rank 2, 2 channels, hash, params (2 sockets, 2 slots,
+  // 4096 bytes), every rank a tcp peer; then a hello from rank 1 on socket 1.
+  uint64_t hash = 0xfeedface12345678ull;
+  TcpHello h;
+  h.commHash = hash;
+  h.src = 1;
+  h.dst = 2;
+  h.channel = 1;
+  h.socket = 1;
+  h.params = TcpParams{4096, 2, 2};
+  uint8_t raw[kHelloBytes];
+  encodeTcpHello(h, raw);
+  fuzz::SeedWriter hello;
+  hello.u8(kHello).u8(3).u8(2).u8(1).u64(hash).u8(1).u8(1).u8(1).u8(0xff).bytes(raw, sizeof raw);
+  out.push_back(hello.str());
+
+  // Two sockets, two slots of 40960 bytes; slot 0 in two parts, then slot 1.
+  uint64_t total = 40000;
+  uint64_t off = 0, len0 = 0, len1 = 0;
+  partRange(total, 2, 0, &off, &len0);
+  partRange(total, 2, 1, &off, &len1);
+  fuzz::SeedWriter st;
+  st.u8(kStream).u8(1).u8(1).u8(2).u8(0);
+  st.u8(1 | (0 << 2)).u8(0).u8(0).u32(static_cast<uint32_t>(total));   // header part 0 on socket 0
+  st.u8(2 | (0 << 2)).u16(static_cast<uint16_t>(len0 - 1));            // its payload
+  st.u8(1 | (1 << 2)).u8(1).u8(0).u32(static_cast<uint32_t>(total));   // part 1 on socket 1
+  st.u8(2 | (1 << 2)).u16(static_cast<uint16_t>(len1 - 1));
+  st.u8(1 | (1 << 2)).u8(0).u8(1).u32(100);                            // slot 1 on socket 1
+  st.u8(2 | (1 << 2)).u16(99);
+  st.u8(3 | (0 << 2)).u8(3 | (1 << 2));
+  out.push_back(st.str());
+
+  fuzz::SeedWriter rt;
+  rt.u8(kRoundTrip).u8(3).u8(1).u8(3).u8(5);
+  rt.u32(1).u32(2 * 5000).u32(0).u32(2 * 70000).u32(1);
+  rt.u8(0);
+  out.push_back(rt.str());
+  fuzz::SeedWriter rt2;
+  rt2.u8(kRoundTrip).u8(0).u8(0).u8(0).u8(3).u32(2 * 100).u32(1).u32(2 * 1023).u8(3);
+  out.push_back(rt2.str());
+  return out;
 }
 
 }  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  fuzz::initTarget(kName, seeds);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  Input in(data + 1, size - 1);
+  switch (data[0] % kModes) {
+    case kDescriptor: descriptor(in); break;
+    case kHello: hello(in); break;
+    case kStream: stream(in); break;
+    case kRoundTrip: roundTrip(in); break;
+  }
+  return 0;
+}

@@ -56,9 +56,15 @@ class SeedWriter {
     s_.push_back(static_cast<char>(v));
     return *this;
   }
-  SeedWriter& u16(uint16_t v) { return u8(static_cast<uint8_t>(v)).u8(static_cast<uint8_t>(v >> 8)); }
-  SeedWriter& u32(uint32_t v) { return u16(static_cast<uint16_t>(v)).u16(static_cast<uint16_t>(v >> 16)); }
-  SeedWriter& u64(uint64_t v) { return u32(static_cast<uint32_t>(v)).u32(static_cast<uint32_t>(v >> 32)); }
+  SeedWriter& u16(uint16_t v) {
+    return u8(static_cast<uint8_t>(v)).u8(static_cast<uint8_t>(v >> 8));
+  }
+  SeedWriter& u32(uint32_t v) {
+    return u16(static_cast<uint16_t>(v)).u16(static_cast<uint16_t>(v >> 16));
+  }
+  SeedWriter& u64(uint64_t v) {
+    return u32(static_cast<uint32_t>(v)).u32(static_cast<uint32_t>(v >> 32));
+  }
   SeedWriter& bytes(const void* p, size_t n) {
     s_.append(static_cast<const char*>(p), n);
     return *this;
@@ -85,13 +91,17 @@ inline void initTarget(const char* name, const std::function<std::vector<std::st
   setenv("STRATA_DEBUG", "NONE", 0);
   const char* dir = std::getenv("STRATA_FUZZ_WRITE_SEEDS");
   if (dir == nullptr || *dir == '\0') return;
+  std::string path(dir);
+  for (size_t at = path.find('/', 1); at != std::string::npos; at = path.find('/', at + 1)) {
+    mkdir(path.substr(0, at).c_str(), 0755);
+  }
   mkdir(dir, 0755);
   std::vector<std::string> all = seeds();
   for (size_t i = 0; i < all.size(); ++i) {
-    std::string path = std::string(dir) + "/" + name + "-" + std::to_string(i);
-    FILE* f = std::fopen(path.c_str(), "wb");
+    std::string file = path + "/" + name + "-" + std::to_string(i);
+    FILE* f = std::fopen(file.c_str(), "wb");
     if (f == nullptr || std::fwrite(all[i].data(), 1, all[i].size(), f) != all[i].size()) {
-      std::fprintf(stderr, "%s: cannot write %s\n", name, path.c_str());
+      std::fprintf(stderr, "%s: cannot write %s\n", name, file.c_str());
       std::exit(1);
     }
     std::fclose(f);
