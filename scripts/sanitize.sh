@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Strata with sanitizers and runs the test suites under them:
-#   address,undefined  every test (gtest suites, the drop-in sweep, perf checks)
+#   address,undefined  every test whose ranks are threads (gtest suites, the
+#                      drop-in sweep as threads and InitAll, emulated hosts)
 #   thread             the suites whose ranks are threads (forking tests excluded:
 #                      TSan cannot start threads in a child of a threaded process)
 # Sanitizers slow everything several-fold on a 2-core machine, so a test that
@@ -16,9 +17,14 @@ run_asan() {
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE=address,undefined \
     -DSTRATA_BUILD_BENCH=ON > /dev/null
   cmake --build build-asan -j "$JOBS"
+  # Tests that fork ranks out of a process whose other threads are running
+  # (the bootstrap root) are left to the plain build: this toolchain's ASan
+  # runtime can deadlock in such a child. Everything with ranks as threads,
+  # and the emulated-host tests (fork+exec), run here.
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    ctest --output-on-failure -j "${TEST_JOBS:-2}" --schedule-random --repeat until-pass:2)
+    ctest --output-on-failure -j "${TEST_JOBS:-2}" --schedule-random --repeat until-pass:2 \
+      -E "Process|procs|Fork|EnvInit|Killed|Died|Exits|RankThatLeaves|perf_")
 }
 
 run_tsan() {

@@ -3,6 +3,7 @@
 // an exception escape.
 #pragma once
 
+#include <cstring>
 #include <exception>
 #include <new>
 
@@ -16,6 +17,17 @@
   NCCL_API_EXPORT ret p##name params __attribute__((alias(#name)));
 
 namespace strata::api {
+
+// An enum argument as the int the caller passed. A C caller may pass any
+// int, and loading an out-of-range value through the enum type is undefined
+// behaviour in C++, so the bits are copied instead.
+template <typename E>
+int rawEnum(const E& e) {
+  static_assert(sizeof(E) == sizeof(int), "NCCL enums are int-sized");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
 
 // Records s as this thread's last error (and logs it at WARN) and returns
 // the matching ncclResult_t. Success clears nothing: the text stays until the

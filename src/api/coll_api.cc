@@ -17,8 +17,8 @@ struct CallArgs {
   const void* sendbuff;
   void* recvbuff;
   size_t count;
-  ncclDataType_t datatype;
-  int op = -1;  // ncclRedOp_t for reducing collectives
+  int datatype;  // ncclDataType_t as passed (may be out of range)
+  int op = -1;   // ncclRedOp_t for reducing collectives
   int root = 0;
   int peer = -1;
   ncclComm_t comm;
@@ -42,7 +42,7 @@ void bufferElems(const CallArgs& a, int nranks, size_t* sendElems, size_t* recvE
 
 Status check(const CallArgs& a, Communicator* c, DataType* type, Reduction* red) {
   if (!isValidDataType(a.datatype)) {
-    return InvalidArgument(a.fn, ": invalid datatype ", static_cast<int>(a.datatype));
+    return InvalidArgument(a.fn, ": invalid datatype ", a.datatype);
   }
   *type = static_cast<DataType>(a.datatype);
   const int n = c->nranks();
@@ -117,7 +117,7 @@ NCCL_API_EXPORT ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff,
                                            ncclComm_t comm, cudaStream_t) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclAllReduce", CollType::kAllReduce, sendbuff, recvbuff,
-                                      count, datatype, op, 0, -1, comm});
+                                      count, strata::api::rawEnum(datatype), strata::api::rawEnum(op), 0, -1, comm});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclAllReduce,
@@ -129,7 +129,7 @@ NCCL_API_EXPORT ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvb
                                                ncclRedOp_t op, ncclComm_t comm, cudaStream_t) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclReduceScatter", CollType::kReduceScatter, sendbuff,
-                                      recvbuff, recvcount, datatype, op, 0, -1, comm});
+                                      recvbuff, recvcount, strata::api::rawEnum(datatype), strata::api::rawEnum(op), 0, -1, comm});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclReduceScatter,
@@ -141,7 +141,7 @@ NCCL_API_EXPORT ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff,
                                            cudaStream_t) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclAllGather", CollType::kAllGather, sendbuff, recvbuff,
-                                      sendcount, datatype, -1, 0, -1, comm});
+                                      sendcount, strata::api::rawEnum(datatype), -1, 0, -1, comm});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclAllGather,
@@ -153,7 +153,7 @@ NCCL_API_EXPORT ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff,
                                            cudaStream_t) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclBroadcast", CollType::kBroadcast, sendbuff, recvbuff,
-                                      count, datatype, -1, root, -1, comm});
+                                      count, strata::api::rawEnum(datatype), -1, root, -1, comm});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclBroadcast,
@@ -164,7 +164,7 @@ NCCL_API_EXPORT ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t 
                                        ncclComm_t comm, cudaStream_t) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclBcast", CollType::kBroadcast, buff, buff, count,
-                                      datatype, -1, root, -1, comm});
+                                      strata::api::rawEnum(datatype), -1, root, -1, comm});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclBcast,
@@ -176,7 +176,7 @@ NCCL_API_EXPORT ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, si
                                         ncclComm_t comm, cudaStream_t) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclReduce", CollType::kReduce, sendbuff, recvbuff, count,
-                                      datatype, op, root, -1, comm});
+                                      strata::api::rawEnum(datatype), strata::api::rawEnum(op), root, -1, comm});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclReduce,
@@ -187,7 +187,7 @@ NCCL_API_EXPORT ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, 
                                           ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclAlltoAll", CollType::kAllToAll, sendbuff, recvbuff,
-                                      count, datatype, -1, 0, -1, comm});
+                                      count, strata::api::rawEnum(datatype), -1, 0, -1, comm});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclAlltoAll,
@@ -208,7 +208,7 @@ NCCL_API_EXPORT ncclResult_t ncclGather(const void* sendbuff, void* recvbuff, si
                                         cudaStream_t) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclGather", CollType::kGather, sendbuff, recvbuff, count,
-                                      datatype, -1, root, -1, comm});
+                                      strata::api::rawEnum(datatype), -1, root, -1, comm});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclGather,
@@ -220,7 +220,7 @@ NCCL_API_EXPORT ncclResult_t ncclScatter(const void* sendbuff, void* recvbuff, s
                                          cudaStream_t) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclScatter", CollType::kScatter, sendbuff, recvbuff,
-                                      count, datatype, -1, root, -1, comm});
+                                      count, strata::api::rawEnum(datatype), -1, root, -1, comm});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclScatter,
@@ -231,7 +231,7 @@ NCCL_API_EXPORT ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDa
                                       int peer, ncclComm_t comm, cudaStream_t) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclSend", CollType::kSend, sendbuff, nullptr, count,
-                                      datatype, -1, 0, peer, comm});
+                                      strata::api::rawEnum(datatype), -1, 0, peer, comm});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclSend,
@@ -242,7 +242,7 @@ NCCL_API_EXPORT ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType
                                       int peer, ncclComm_t comm, cudaStream_t) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclRecv", CollType::kRecv, nullptr, recvbuff, count,
-                                      datatype, -1, 0, peer, comm});
+                                      strata::api::rawEnum(datatype), -1, 0, peer, comm});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclRecv,

@@ -292,15 +292,17 @@ NCCL_API_EXPORT ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t* op, void* sca
   return guarded([&]() -> Status {
     if (op == nullptr) return InvalidArgument("ncclRedOpCreatePreMulSum: op is NULL");
     if (scalar == nullptr) return InvalidArgument("ncclRedOpCreatePreMulSum: scalar is NULL");
-    if (!isValidDataType(datatype)) {
-      return InvalidArgument("ncclRedOpCreatePreMulSum: invalid datatype ", static_cast<int>(datatype));
+    const int type = rawEnum(datatype);
+    const int where = rawEnum(residence);
+    if (!isValidDataType(type)) {
+      return InvalidArgument("ncclRedOpCreatePreMulSum: invalid datatype ", type);
     }
-    if (residence != ncclScalarDevice && residence != ncclScalarHostImmediate) {
-      return InvalidArgument("ncclRedOpCreatePreMulSum: invalid residence ", static_cast<int>(residence));
+    if (where != ncclScalarDevice && where != ncclScalarHostImmediate) {
+      return InvalidArgument("ncclRedOpCreatePreMulSum: invalid residence ", where);
     }
     STRATA_ASSIGN_OR_RETURN(Communicator * c, lookup(comm, "ncclRedOpCreatePreMulSum"));
-    STRATA_ASSIGN_OR_RETURN(int id, c->createPreMulSum(static_cast<DataType>(datatype), scalar,
-                                                       residence == ncclScalarHostImmediate));
+    STRATA_ASSIGN_OR_RETURN(int id, c->createPreMulSum(static_cast<DataType>(type), scalar,
+                                                       where == ncclScalarHostImmediate));
     *op = static_cast<ncclRedOp_t>(id);
     return Status::Ok();
   });
@@ -312,7 +314,7 @@ NCCL_API_ALIAS(ncclResult_t, ncclRedOpCreatePreMulSum,
 NCCL_API_EXPORT ncclResult_t ncclRedOpDestroy(ncclRedOp_t op, ncclComm_t comm) {
   return guarded([&]() -> Status {
     STRATA_ASSIGN_OR_RETURN(Communicator * c, lookup(comm, "ncclRedOpDestroy"));
-    return c->destroyRedOp(static_cast<int>(op));
+    return c->destroyRedOp(rawEnum(op));
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclRedOpDestroy, (ncclRedOp_t op, ncclComm_t comm))

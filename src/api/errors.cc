@@ -33,7 +33,7 @@ NCCL_API_EXPORT ncclResult_t ncclGetVersion(int* version) {
 NCCL_API_ALIAS(ncclResult_t, ncclGetVersion, (int* version))
 
 NCCL_API_EXPORT const char* ncclGetErrorString(ncclResult_t result) {
-  switch (result) {
+  switch (strata::api::rawEnum(result)) {
     case ncclSuccess: return "no error";
     case ncclUnhandledCudaError: return "unhandled cuda error (run with NCCL_DEBUG=INFO for details)";
     case ncclSystemError: return "unhandled system error (run with NCCL_DEBUG=INFO for details)";
