@@ -12,6 +12,7 @@
 //   6. unlink this rank's shm name: every user has it mapped, and nothing is
 //      left in /dev/shm if a process dies later
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "transports/descriptor.h"
 #include "transports/manager.h"
 #include "transports/memory_transport.h"
+#include "transports/peer_memory.h"
 #include "transports/segment.h"
 #include "transports/tcp_transport.h"
 
@@ -122,6 +124,8 @@ class Manager final : public ConnectionManager {
   size_t minFifoCapacityBytes() const override { return minFifo_; }
   size_t slotsPerConnection(int peer) const override;
   void abort() override;
+  bool sharesAddressSpace(int peer) const override;
+  Status readPeer(int peer, uint64_t remote, void* local, size_t bytes) override;
 
   Status init(bootstrap::Bootstrap& bs, const ManagerOptions& options);
 
@@ -490,6 +494,26 @@ int Manager::hostOf(int rank) const {
 size_t Manager::slotsPerConnection(int peer) const {
   if (peer < 0 || peer >= nranks_) return 0;
   return kinds_[peer] == Kind::kTcp ? descs_[peer].tcp.nslots : descs_[peer].memory.nslots;
+}
+
+bool Manager::sharesAddressSpace(int peer) const {
+  if (peer < 0 || peer >= nranks_) return false;
+  return processIndex_[peer] == processIndex_[rank_];
+}
+
+Status Manager::readPeer(int peer, uint64_t remote, void* local, size_t bytes) {
+  if (peer < 0 || peer >= nranks_) return InvalidArgument("peer ", peer, " is not a rank of ", nranks_);
+  if (bytes == 0) return Status::Ok();
+  if (sharesAddressSpace(peer)) {
+    std::memcpy(local, reinterpret_cast<const void*>(static_cast<uintptr_t>(remote)), bytes);
+    return Status::Ok();
+  }
+  if (hostIndex_[peer] != hostIndex_[rank_]) {
+    return InvalidUsage("rank ", peer, " is on another host; its memory cannot be read directly");
+  }
+  Status s = readProcessMemory(descs_[peer].process.pid, remote, local, bytes);
+  if (!s.ok()) return s.withContext(strCat("reading the memory of rank ", peer));
+  return s;
 }
 
 void Manager::abort() {

@@ -52,6 +52,16 @@ class ConnectionManager {
   virtual size_t minFifoCapacityBytes() const = 0;
   // Stops proxy threads' waits and makes connections report failure.
   virtual void abort() = 0;
+
+  // Direct access to a peer's memory, for single-copy collectives between
+  // ranks of one host. True when `peer` runs in this process, so its
+  // addresses can be used as they are.
+  virtual bool sharesAddressSpace(int peer) const = 0;
+  // Copies `bytes` from address `remote` of `peer`'s process into `local`:
+  // memcpy within a process, process_vm_readv (cross-memory attach) for
+  // another process of this host. An error for a peer on another host, a
+  // peer that has exited, or when the kernel refuses the access.
+  virtual Status readPeer(int peer, uint64_t remote, void* local, size_t bytes) = 0;
 };
 
 // This process's host identity: hostname, boot id and network namespace, so

@@ -96,6 +96,12 @@ Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
     std::map<std::pair<int, int>, exec::Lane> p2p;
     for (auto& op : ops) {
       if (op.handle->impl.get() != comm) continue;
+      if (comm->useSingleCopy(op.args, op.type)) {
+        exec::Phase phase;
+        phase.singleCopy = exec::SingleCopyTask{op.args, op.buffers, op.type, op.reduction};
+        w.phases.push_back(std::move(phase));
+        continue;
+      }
       STRATA_ASSIGN_OR_RETURN(auto p, comm->planFor(op.args, op.type));
       exec::Task proto;
       proto.plan = p;

@@ -8,6 +8,8 @@
 #include "algorithms/algorithms.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "algorithms/partition.h"
+#include "net/auth.h"
 
 namespace strata {
 namespace {
@@ -20,7 +22,19 @@ struct ParamsWire {
   int32_t reserved;
   uint64_t stepBytes;
   uint64_t directMaxBytes;
+  uint64_t singleCopyMinBytes;  // UINT64_MAX: this rank turned single copy off
+  uint64_t probeAddr;           // address of the rank's probe word
+  uint64_t probeValue;          // what a peer must read there
 };
+
+StatusOr<SingleCopyMode> singleCopyMode() {
+  std::string v = config::getString("STRATA_SINGLE_COPY");
+  for (char& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (v.empty() || v == "auto") return SingleCopyMode::kAuto;
+  if (v == "0" || v == "off" || v == "no" || v == "false") return SingleCopyMode::kOff;
+  if (v == "1" || v == "on" || v == "yes" || v == "true" || v == "cma") return SingleCopyMode::kOn;
+  return InvalidArgument("STRATA_SINGLE_COPY=", v, " is not one of auto, 0 or 1");
+}
 
 // Beyond this many ranks the direct all-reduce sends too many copies.
 constexpr int kDirectMaxRanks = 16;
@@ -77,18 +91,95 @@ Status Communicator::agreeOnParams() {
   std::vector<ParamsWire> all(nranks_);
   uint64_t direct =
       static_cast<uint64_t>(std::max<int64_t>(0, config::getInt("STRATA_DIRECT_MAX_BYTES")));
-  all[rank_] = ParamsWire{options_.nchannels, 0, step, direct};
+  STRATA_ASSIGN_OR_RETURN(SingleCopyMode mode, singleCopyMode());
+  uint64_t singleCopyMin = UINT64_MAX;
+  if (mode != SingleCopyMode::kOff) {
+    singleCopyMin = static_cast<uint64_t>(std::max<int64_t>(0, config::getInt("STRATA_SINGLE_COPY_MIN_BYTES")));
+  }
+  uint64_t random = 0;
+  STRATA_RETURN_IF_ERROR(net::randomBytes(&random, sizeof(random)));
+  probeWord_ = random | 1;
+  all[rank_] = ParamsWire{options_.nchannels, 0,          step, direct, singleCopyMin,
+                          reinterpret_cast<uintptr_t>(&probeWord_), probeWord_};
   STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(ParamsWire)),
                              "agreeing on communicator parameters");
   params_.nchannels = kMaxChannels;
   params_.stepBytes = SIZE_MAX;
   params_.directMaxBytes = SIZE_MAX;
+  uint64_t singleCopyMinAll = 0;
+  std::vector<uint64_t> probeAddrs, probeValues;
   for (const auto& p : all) {
+    singleCopyMinAll = std::max(singleCopyMinAll, p.singleCopyMinBytes);
+    probeAddrs.push_back(p.probeAddr);
+    probeValues.push_back(p.probeValue);
     params_.directMaxBytes = std::min<size_t>(params_.directMaxBytes, p.directMaxBytes);
     params_.nchannels = std::min<int>(params_.nchannels, std::max(1, p.nchannels));
     params_.stepBytes = std::min<size_t>(params_.stepBytes, std::max<uint64_t>(64, p.stepBytes));
   }
+  params_.singleCopyMinBytes = static_cast<size_t>(std::min<uint64_t>(singleCopyMinAll, SIZE_MAX));
+  if (singleCopyMinAll != UINT64_MAX && nranks_ > 1) {
+    STRATA_RETURN_IF_ERROR(probeSingleCopy(mode, probeAddrs, probeValues));
+  }
   return Status::Ok();
+}
+
+// Single copy needs every rank on one host and every rank able to read every
+// other rank's memory. Each rank reads its peers' probe words, then all ranks
+// learn whether every read worked.
+Status Communicator::probeSingleCopy(SingleCopyMode mode, const std::vector<uint64_t>& probeAddrs,
+                                     const std::vector<uint64_t>& probeValues) {
+  int32_t ok = 1;
+  std::string why;
+  for (int p = 0; p < nranks_ && ok; ++p) {
+    if (p == rank_) continue;
+    if (connections_->hostOf(p) != connections_->hostOf(rank_)) {
+      ok = 0;
+      why = strCat("rank ", p, " is on another host");
+      break;
+    }
+    if (mode == SingleCopyMode::kAuto && !connections_->sharesAddressSpace(p)) {
+      ok = 0;
+      why = strCat("rank ", p, " is another process (STRATA_SINGLE_COPY=1 reads it with cross-memory attach)");
+      break;
+    }
+    uint64_t seen = 0;
+    Status s = connections_->readPeer(p, probeAddrs[p], &seen, sizeof(seen));
+    if (!s.ok() || seen != probeValues[p]) {
+      ok = 0;
+      why = s.ok() ? strCat("read a wrong value from rank ", p) : s.message();
+    }
+  }
+  std::vector<int32_t> all(nranks_, 0);
+  all[rank_] = ok;
+  STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(int32_t)),
+                             "agreeing on single-copy access");
+  params_.singleCopy = std::all_of(all.begin(), all.end(), [](int32_t v) { return v == 1; });
+  if (!ok) STRATA_INFO(log::kInit, "rank ", rank_, ": single copy off: ", why);
+  return Status::Ok();
+}
+
+bool Communicator::useSingleCopy(const plan::CollArgs& args, DataType type) const {
+  if (!params_.singleCopy) return false;
+  if (!algoOverride_.empty() && algoOverride_ != "single-copy" && algoOverride_ != "singlecopy") {
+    return false;
+  }
+  size_t es = dataTypeSize(type);
+  size_t total = 0;
+  switch (args.type) {
+    case plan::CollType::kAllReduce:
+    case plan::CollType::kBroadcast:
+      total = algorithms::saturatingMul(args.count, es);
+      break;
+    case plan::CollType::kReduceScatter:
+    case plan::CollType::kAllGather:
+      total = algorithms::saturatingMul(algorithms::saturatingMul(args.count, es),
+                                        static_cast<size_t>(nranks_));
+      break;
+    default:
+      return false;
+  }
+  bool forced = !algoOverride_.empty();
+  return total > 0 && (forced || total >= params_.singleCopyMinBytes);
 }
 
 Communicator::~Communicator() {

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "bootstrap/bootstrap.h"
 #include "core/status.h"
@@ -26,11 +27,20 @@ struct CommOptions {
   std::chrono::milliseconds timeout{0};  // 0: from STRATA_TIMEOUT
 };
 
+// STRATA_SINGLE_COPY: never; only between ranks of one process; or also
+// across processes of one host (cross-memory attach).
+enum class SingleCopyMode { kOff, kAuto, kOn };
+
 // Parameters all ranks of a communicator share, agreed at creation.
 struct AgreedParams {
   int nchannels = 1;
   size_t stepBytes = 0;  // the most one plan step moves
   size_t directMaxBytes = 0;  // all-reduce up to this size goes direct
+  // Every rank shares one host and could read every peer's memory (probed
+  // at creation); operations of at least singleCopyMinBytes then read peers'
+  // buffers directly instead of streaming through FIFOs.
+  bool singleCopy = false;
+  size_t singleCopyMinBytes = SIZE_MAX;
 };
 
 class Communicator {
@@ -53,6 +63,10 @@ class Communicator {
   // The cached plan for an operation of this communicator.
   StatusOr<std::shared_ptr<const plan::RankPlan>> planFor(const plan::CollArgs& args,
                                                           DataType type);
+
+  // Whether this operation runs on the single-copy path (the same answer on
+  // every rank: it depends only on agreed parameters and the arguments).
+  bool useSingleCopy(const plan::CollArgs& args, DataType type) const;
 
   // PreMulSum operators made by ncclRedOpCreatePreMulSum.
   StatusOr<int> createPreMulSum(DataType type, const void* scalar, bool immediate);
@@ -80,6 +94,8 @@ class Communicator {
   Communicator() = default;
   Status init(const bootstrap::UniqueId& id);
   Status agreeOnParams();
+  Status probeSingleCopy(SingleCopyMode mode, const std::vector<uint64_t>& probeAddrs,
+                         const std::vector<uint64_t>& probeValues);
 
   static constexpr uint32_t kControlTagBase = 0x53000000u;
 
@@ -92,6 +108,7 @@ class Communicator {
   AbortFlag abort_{false};
   std::atomic<int> active_{0};
   uint32_t controlSeq_ = 0;
+  uint64_t probeWord_ = 0;  // read by peers when they probe direct access
   std::chrono::microseconds spin_{0};
   std::string algoOverride_;  // STRATA_ALGO, lower case
 

@@ -59,10 +59,16 @@ const std::vector<Setting> kSettings = {
     {"STRATA_TCP_NSLOTS", nullptr, T::kInt, "4", "slots per tcp FIFO"},
     // Algorithms and tuning
     {"STRATA_ALGO", "NCCL_ALGO", T::kString, "",
-     "force an algorithm where it applies (ring, direct, chain, p2p; any case); empty: automatic"},
+     "force an algorithm where it applies (ring, direct, chain, p2p, single-copy; any case); empty: automatic"},
     {"STRATA_NCHANNELS", nullptr, T::kInt, "2", "channels (parallel rings) per collective"},
     {"STRATA_DIRECT_MAX_BYTES", nullptr, T::kInt, "16384",
      "all-reduce of at most this many bytes uses the one-step direct algorithm (0: never)"},
+    {"STRATA_SINGLE_COPY", nullptr, T::kString, "auto",
+     "large all-reduce, reduce-scatter, all-gather and broadcast read peers' buffers directly: "
+     "auto (when all ranks share one process), 1 (also across processes of one host, with "
+     "cross-memory attach) or 0 (never)"},
+    {"STRATA_SINGLE_COPY_MIN_BYTES", nullptr, T::kInt, "262144",
+     "smallest operation (total bytes) that uses the single-copy path"},
     {"STRATA_CHUNK_BYTES", nullptr, T::kInt, "0",
      "bytes per pipelined step; 0 derives it from the FIFO size"},
 };

@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "comm/communicator.h"
-#include "core/config.h"
 #include "core/log.h"
+#include "exec/single_copy.h"
 #include "kernels/host/reduce.h"
 #include "transports/connection.h"
 
@@ -75,6 +75,7 @@ struct CommRun {
   RankWork* work = nullptr;
   size_t phase = 0;
   std::vector<LaneRunner> lanes;
+  std::unique_ptr<SingleCopyRunner> singleCopy;  // the phase's single-copy collective
   std::vector<char> scratch;
   // Bytes already taken from the slot at the head of each receive FIFO: a
   // sender's slot may be consumed by several receiving steps.
@@ -92,6 +93,7 @@ struct CommRun {
   Communicator& comm() { return *work->comm; }
   void startPhase() {
     lanes.clear();
+    singleCopy.reset();
     if (phase >= work->phases.size()) {
       finished = true;
       return;
@@ -100,9 +102,11 @@ struct CommRun {
     if (scratch.size() < p.scratchBytes) scratch.resize(p.scratchBytes);
     lanes.reserve(p.lanes.size());
     for (auto& lane : p.lanes) lanes.emplace_back(this, &lane);
+    if (p.singleCopy) singleCopy = std::make_unique<SingleCopyRunner>(work->comm, *p.singleCopy);
   }
   bool phaseDone() const {
-    return std::all_of(lanes.begin(), lanes.end(), [](const LaneRunner& l) { return l.done(); });
+    return std::all_of(lanes.begin(), lanes.end(), [](const LaneRunner& l) { return l.done(); }) &&
+           (singleCopy == nullptr || singleCopy->done());
   }
 };
 
@@ -299,10 +303,17 @@ Status checkBlocked(std::vector<CommRun>& runs, Clock::time_point lastProgress) 
         return h.withContext(strCat("rank ", comm.rank(), " ", lane.describe()));
       }
     }
+    if (run.singleCopy != nullptr) {
+      Status h = run.singleCopy->health();
+      if (!h.ok()) return h.withContext(strCat("rank ", comm.rank(), " ", run.singleCopy->describe()));
+    }
     if (idle > comm.timeout()) {
       std::string blocked;
       for (auto& lane : run.lanes) {
         if (!lane.done()) blocked += strCat("; ", lane.describe());
+      }
+      if (run.singleCopy != nullptr && !run.singleCopy->done()) {
+        blocked += strCat("; ", run.singleCopy->describe());
       }
       return Timeout("rank ", comm.rank(), " made no progress for ",
                      std::chrono::duration_cast<std::chrono::seconds>(comm.timeout()).count(),
@@ -329,6 +340,10 @@ Status runLoop(std::vector<CommRun>& runs) {
       if (run.finished) continue;
       for (auto& lane : run.lanes) {
         STRATA_ASSIGN_OR_RETURN(bool moved, lane.advance());
+        progressed |= moved;
+      }
+      if (run.singleCopy != nullptr) {
+        STRATA_ASSIGN_OR_RETURN(bool moved, run.singleCopy->advance());
         progressed |= moved;
       }
       while (!run.finished && run.phaseDone()) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/types.h"
@@ -39,9 +40,19 @@ struct Lane {
   std::vector<Task> tasks;
 };
 
+// A collective that the ranks of one host run by reading each other's
+// buffers directly (see single_copy.h) instead of through plans and FIFOs.
+struct SingleCopyTask {
+  plan::CollArgs args;
+  Buffers buffers;
+  DataType type = DataType::kFloat32;
+  Reduction reduction;
+};
+
 struct Phase {
   std::vector<Lane> lanes;
   size_t scratchBytes = 0;
+  std::optional<SingleCopyTask> singleCopy;  // set: the phase is this task, lanes are empty
 };
 
 struct RankWork {
