@@ -4,10 +4,15 @@
 // STRATA_LOCAL_SIZE; programs call strataCommInitFromEnv (or read the
 // variables and call ncclCommInitRank themselves).
 //
-//   strata-run -n 4 [--timeout SECONDS] [--] program [args...]
+//   strata-run -n 4 [--timeout SECONDS] [--bind core|none] [--] program [args...]
+//
+// With --bind core (the default while the ranks do not outnumber the cores
+// this process may use) rank i is pinned to the i-th of those cores, as
+// mpirun does: a rank that polls keeps its core and its caches.
 //
 // If a rank fails, the others are stopped; the exit code is the first
 // failing rank's (or 124 on timeout).
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,7 +31,7 @@ namespace {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: strata-run -n NRANKS [--timeout SECONDS] [--] program [args...]\n"
+               "usage: strata-run -n NRANKS [--timeout SECONDS] [--bind core|none] [--] program [args...]\n"
                "Starts NRANKS local processes of program with a shared Strata unique id.\n");
 }
 
@@ -41,6 +46,7 @@ void killAll(const std::vector<pid_t>& pids, int sig) {
 int main(int argc, char** argv) {
   int nranks = 0;
   long timeoutSec = 0;
+  int bind = -1;  // -1: bind when the ranks fit the cores
   int argi = 1;
   while (argi < argc) {
     std::string a = argv[argi];
@@ -49,6 +55,14 @@ int main(int argc, char** argv) {
       argi += 2;
     } else if (a == "--timeout" && argi + 1 < argc) {
       timeoutSec = std::atol(argv[argi + 1]);
+      argi += 2;
+    } else if (a == "--bind" && argi + 1 < argc) {
+      std::string b = argv[argi + 1];
+      if (b != "core" && b != "none") {
+        std::fprintf(stderr, "strata-run: --bind takes core or none, not %s\n", b.c_str());
+        return 2;
+      }
+      bind = b == "core" ? 1 : 0;
       argi += 2;
     } else if (a == "-h" || a == "--help") {
       usage();
@@ -72,6 +86,16 @@ int main(int argc, char** argv) {
   char hex[STRATA_UNIQUE_ID_HEX_BYTES];
   strataUniqueIdToHex(&id, hex);
 
+  // The cores this launcher may use, in order.
+  std::vector<int> cores;
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &allowed)) cores.push_back(c);
+    }
+  }
+  if (bind < 0) bind = !cores.empty() && nranks <= static_cast<int>(cores.size()) ? 1 : 0;
+
   std::vector<pid_t> pids(nranks, -1);
   for (int r = 0; r < nranks; ++r) {
     pid_t pid = fork();
@@ -86,6 +110,12 @@ int main(int argc, char** argv) {
       setenv("STRATA_WORLD_SIZE", std::to_string(nranks).c_str(), 1);
       setenv("STRATA_LOCAL_RANK", std::to_string(r).c_str(), 1);
       setenv("STRATA_LOCAL_SIZE", std::to_string(nranks).c_str(), 1);
+      if (bind == 1 && !cores.empty()) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cores[r % cores.size()], &one);
+        if (sched_setaffinity(0, sizeof(one), &one) != 0) std::perror("strata-run: sched_setaffinity");
+      }
       execvp(argv[argi], argv + argi);
       std::fprintf(stderr, "strata-run: cannot run %s: %s\n", argv[argi], std::strerror(errno));
       _exit(127);

@@ -126,6 +126,13 @@ class Manager final : public ConnectionManager {
   void abort() override;
   bool sharesAddressSpace(int peer) const override;
   Status readPeer(int peer, uint64_t remote, void* local, size_t bytes) override;
+  StatusOr<Mailbox> mailbox(int peer, int channel, bool sending, size_t bytes) override;
+  bool allPeersInMemory() const override {
+    for (Kind k : kinds_) {
+      if (k == Kind::kTcp) return false;
+    }
+    return true;
+  }
 
   Status init(bootstrap::Bootstrap& bs, const ManagerOptions& options);
 
@@ -494,6 +501,25 @@ int Manager::hostOf(int rank) const {
 size_t Manager::slotsPerConnection(int peer) const {
   if (peer < 0 || peer >= nranks_) return 0;
   return kinds_[peer] == Kind::kTcp ? descs_[peer].tcp.nslots : descs_[peer].memory.nslots;
+}
+
+StatusOr<ConnectionManager::Mailbox> Manager::mailbox(int peer, int channel, bool sending,
+                                                     size_t bytes) {
+  STRATA_RETURN_IF_ERROR(checkArgs(peer, channel));
+  if (kinds_[peer] == Kind::kTcp) return InvalidUsage("rank ", peer, " is not reached through memory");
+  std::shared_ptr<Segment> peerSeg = peer == rank_ ? own_ : peerSegments_[peer];
+  Mailbox m;
+  m.bytes = bytes;
+  if (sending) {
+    auto index = static_cast<uint32_t>(memoryIndex(rank_, peer) * nchannels_ + channel);
+    STRATA_ASSIGN_OR_RETURN(m.base, peerSeg->rawRegion(index, bytes));
+    m.peerBell = peerSeg->doorbell();
+  } else {
+    auto index = static_cast<uint32_t>(memoryIndex(peer, rank_) * nchannels_ + channel);
+    STRATA_ASSIGN_OR_RETURN(m.base, own_->rawRegion(index, bytes));
+    m.peerBell = peerSeg->doorbell();
+  }
+  return m;
 }
 
 bool Manager::sharesAddressSpace(int peer) const {

@@ -62,6 +62,20 @@ class ConnectionManager {
   // another process of this host. An error for a peer on another host, a
   // peer that has exited, or when the kernel refuses the access.
   virtual Status readPeer(int peer, uint64_t remote, void* local, size_t bytes) = 0;
+
+  // Raw shared memory of one link instead of a FIFO, for protocols that put
+  // their flags in the data (the low-latency protocol). `sending`: the
+  // mailbox this rank writes to `peer` (in the peer's segment); else the one
+  // it reads from `peer` (in its own). Memory peers only; it starts zeroed.
+  // A channel used for mailboxes must not also be used through send()/recv().
+  struct Mailbox {
+    char* base = nullptr;
+    size_t bytes = 0;
+    Doorbell* peerBell = nullptr;  // ring after writing (sending side)
+  };
+  virtual StatusOr<Mailbox> mailbox(int peer, int channel, bool sending, size_t bytes) = 0;
+  // True when every peer of this rank is reached through memory.
+  virtual bool allPeersInMemory() const = 0;
 };
 
 // This process's host identity: hostname, boot id and network namespace, so

@@ -169,6 +169,24 @@ Status Segment::reserveFifo(uint32_t index) {
   return Status::Ok();
 }
 
+StatusOr<char*> Segment::rawRegion(uint32_t index, size_t bytes) {
+  const SegmentHeader& h = header();
+  if (index >= h.nfifos) return InternalError("FIFO ", index, " out of range");
+  if (bytes > h.strideBytes) {
+    return InternalError("a region of ", bytes, " bytes does not fit a FIFO of ", h.strideBytes);
+  }
+  size_t off = kSegmentHeaderBytes + static_cast<size_t>(index) * h.strideBytes;
+  if (shared_ && fd_ >= 0) {
+    int rc = posix_fallocate(fd_, static_cast<off_t>(off), static_cast<off_t>(bytes));
+    if (rc != 0) {
+      return ErrnoError(strCat("reserving ", bytes, " bytes of shm segment ", name_,
+                               " (is /dev/shm full?)"),
+                        rc);
+    }
+  }
+  return base_ + off;
+}
+
 void Segment::unlink() {
   if (owner_ && linked_) {
     shm_unlink(name_.c_str());

@@ -65,6 +65,9 @@ class Segment {
   // Reserves the pages of FIFO `index` in the shm object, so that running
   // out of /dev/shm is an error here instead of a SIGBUS on first write.
   Status reserveFifo(uint32_t index);
+  // The first `bytes` of FIFO `index`'s memory as raw memory (a mailbox for
+  // protocols that put flags in the data), reserved like reserveFifo.
+  StatusOr<char*> rawRegion(uint32_t index, size_t bytes);
   bool isShared() const { return shared_; }
   const std::string& name() const { return name_; }
   // Removes the shm name (the mappings stay valid). Idempotent.

@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "algorithms/partition.h"
 #include "api/handle.h"
 #include "core/log.h"
 #include "exec/host_executor.h"
@@ -81,6 +82,16 @@ void provideMissingBuffers(exec::Task& task, const plan::RankPlan& p,
   }
 }
 
+// Bytes of output an operation writes on this rank (a cheap bound first, so
+// small operations do not walk their plan).
+size_t outputBytes(const PendingOp& op, const plan::RankPlan& p, int nranks) {
+  size_t es = dataTypeSize(op.type);
+  if (algorithms::saturatingMul(algorithms::saturatingMul(op.args.count, es), nranks) < (size_t{1} << 20)) {
+    return 0;
+  }
+  return algorithms::saturatingMul(extentOf(p, plan::Buf::kOutput), es);
+}
+
 Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
                  std::vector<std::unique_ptr<char[]>>& temporaries) {
   // Communicators in order of first appearance.
@@ -89,6 +100,7 @@ Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
     STRATA_ASSIGN_OR_RETURN(Communicator * c, lookup(op.handle, "ncclGroupEnd"));
     if (std::find(comms.begin(), comms.end(), c) == comms.end()) comms.push_back(c);
   }
+  const size_t streamMin = comms.empty() ? 0 : comms[0]->streamMinBytes();
   for (Communicator* comm : comms) {
     exec::RankWork w;
     w.comm = comm;
@@ -96,6 +108,13 @@ Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
     std::map<std::pair<int, int>, exec::Lane> p2p;
     for (auto& op : ops) {
       if (op.handle->impl.get() != comm) continue;
+      if (comm->useLowLatency(op.args, op.type)) {
+        STRATA_RETURN_IF_ERROR(comm->lowLatencyLinks().status());
+        exec::Phase phase;
+        phase.lowLatency = exec::LowLatencyTask{op.args.count, op.buffers, op.type, op.reduction};
+        w.phases.push_back(std::move(phase));
+        continue;
+      }
       if (comm->useSingleCopy(op.args, op.type)) {
         exec::Phase phase;
         phase.singleCopy = exec::SingleCopyTask{op.args, op.buffers, op.type, op.reduction};
@@ -109,6 +128,7 @@ Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
       proto.type = op.type;
       proto.reduction = op.reduction;
       provideMissingBuffers(proto, *p, temporaries);
+      proto.streamOutput = streamMin > 0 && outputBytes(op, *p, comm->nranks()) >= streamMin;
       bool isP2p = op.args.type == plan::CollType::kSend || op.args.type == plan::CollType::kRecv;
       if (isP2p) {
         int dir = op.args.type == plan::CollType::kSend ? 0 : 1;
@@ -183,6 +203,17 @@ Status submit(PendingOp op) {
   if (tls.depth > 0) {
     tls.ops.push_back(std::move(op));
     return Status::Ok();
+  }
+  // A lone small all-reduce skips the group machinery: its latency is the
+  // point. It runs the same protocol a group would choose for it.
+  Communicator* comm = op.handle->impl.get();
+  if (comm != nullptr && comm->useLowLatency(op.args, op.type)) {
+    if (comm->aborted()) return Aborted("communicator rank ", comm->rank(), " was aborted");
+    comm->enterOperation();
+    Status s = exec::runLowLatencyNow(
+        *comm, exec::LowLatencyTask{op.args.count, op.buffers, op.type, op.reduction});
+    comm->leaveOperation();
+    return s;
   }
   std::vector<PendingOp> ops{std::move(op)};
   return runOps(ops);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unistd.h>
 #include <thread>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct ParamsWire {
   uint64_t singleCopyMinBytes;  // UINT64_MAX: this rank turned single copy off
   uint64_t probeAddr;           // address of the rank's probe word
   uint64_t probeValue;          // what a peer must read there
+  uint64_t lowLatencyMaxBytes;  // 0 if this rank has a peer it reaches over the network
 };
 
 StatusOr<SingleCopyMode> singleCopyMode() {
@@ -57,6 +59,7 @@ StatusOr<std::unique_ptr<Communicator>> Communicator::create(const bootstrap::Un
   }
   comm->options_.nchannels = std::clamp(comm->options_.nchannels, 1, kMaxChannels);
   comm->spin_ = std::chrono::microseconds(std::max<int64_t>(0, config::getInt("STRATA_SPIN_US")));
+  comm->streamMin_ = static_cast<size_t>(std::max<int64_t>(0, config::getInt("STRATA_STREAM_MIN_BYTES")));
   comm->algoOverride_ = config::getString("STRATA_ALGO");
   for (char& ch : comm->algoOverride_) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   STRATA_RETURN_IF_ERROR(comm->init(id));
@@ -70,11 +73,23 @@ Status Communicator::init(const bootstrap::UniqueId& id) {
   STRATA_ASSIGN_OR_RETURN(bootstrap_, bootstrap::Bootstrap::create(id, rank_, nranks_, bo));
 
   transport::ManagerOptions mo;
-  mo.nchannels = options_.nchannels + 1;  // the last channel carries point-to-point traffic
+  // After the collective channels: one for point-to-point traffic, one whose
+  // memory holds the low-latency mailboxes.
+  mo.nchannels = options_.nchannels + 2;
   mo.timeout = options_.timeout;
   mo.abort = &abort_;
   STRATA_ASSIGN_OR_RETURN(connections_, transport::ConnectionManager::create(*bootstrap_, mo));
   STRATA_RETURN_IF_ERROR(agreeOnParams());
+  // Polling without yielding is only fair when every rank of this host can
+  // have a core of its own.
+  int64_t busy = config::getInt("STRATA_BUSY_POLL_US");
+  if (busy < 0) {
+    int local = 0;
+    for (int r = 0; r < nranks_; ++r) local += connections_->hostOf(r) == connections_->hostOf(rank_) ? 1 : 0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    busy = cores > 0 && local <= cores ? spin_.count() : 0;
+  }
+  busyPoll_ = std::min(spin_, std::chrono::microseconds(busy));
   STRATA_INFO(log::kInit, "comm rank ", rank_, "/", nranks_, " ready: ", params_.nchannels,
               " channels, ", params_.stepBytes, " bytes per step");
   return Status::Ok();
@@ -99,17 +114,24 @@ Status Communicator::agreeOnParams() {
   uint64_t random = 0;
   STRATA_RETURN_IF_ERROR(net::randomBytes(&random, sizeof(random)));
   probeWord_ = random | 1;
+  uint64_t lowLatency = 0;
+  if (connections_->allPeersInMemory()) {
+    lowLatency = static_cast<uint64_t>(std::clamp<int64_t>(config::getInt("STRATA_LL_MAX_BYTES"), 0,
+                                                           static_cast<int64_t>(kLowLatencyMaxBytes)));
+  }
   all[rank_] = ParamsWire{options_.nchannels, 0,          step, direct, singleCopyMin,
-                          reinterpret_cast<uintptr_t>(&probeWord_), probeWord_};
+                          reinterpret_cast<uintptr_t>(&probeWord_), probeWord_, lowLatency};
   STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(ParamsWire)),
                              "agreeing on communicator parameters");
   params_.nchannels = kMaxChannels;
   params_.stepBytes = SIZE_MAX;
   params_.directMaxBytes = SIZE_MAX;
+  params_.lowLatencyMaxBytes = kLowLatencyMaxBytes;
   uint64_t singleCopyMinAll = 0;
   std::vector<uint64_t> probeAddrs, probeValues;
   for (const auto& p : all) {
     singleCopyMinAll = std::max(singleCopyMinAll, p.singleCopyMinBytes);
+    params_.lowLatencyMaxBytes = std::min<size_t>(params_.lowLatencyMaxBytes, p.lowLatencyMaxBytes);
     probeAddrs.push_back(p.probeAddr);
     probeValues.push_back(p.probeValue);
     params_.directMaxBytes = std::min<size_t>(params_.directMaxBytes, p.directMaxBytes);
@@ -156,6 +178,31 @@ Status Communicator::probeSingleCopy(SingleCopyMode mode, const std::vector<uint
   params_.singleCopy = std::all_of(all.begin(), all.end(), [](int32_t v) { return v == 1; });
   if (!ok) STRATA_INFO(log::kInit, "rank ", rank_, ": single copy off: ", why);
   return Status::Ok();
+}
+
+bool Communicator::useLowLatency(const plan::CollArgs& args, DataType type) const {
+  if (args.type != plan::CollType::kAllReduce || nranks_ < 2 || nranks_ > kDirectMaxRanks) return false;
+  if (!algoOverride_.empty() && algoOverride_ != "ll") return false;
+  size_t bytes = algorithms::saturatingMul(args.count, dataTypeSize(type));
+  return bytes > 0 && bytes <= params_.lowLatencyMaxBytes;
+}
+
+StatusOr<LowLatencyLinks*> Communicator::lowLatencyLinks() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (lowLatency_ != nullptr) return lowLatency_.get();
+  auto links = std::make_unique<LowLatencyLinks>();
+  const int channel = options_.nchannels + 1;
+  links->send.resize(nranks_);
+  links->recv.resize(nranks_);
+  links->sendSeq.assign(nranks_, 0);
+  links->recvSeq.assign(nranks_, 0);
+  for (int p = 0; p < nranks_; ++p) {
+    if (p == rank_) continue;
+    STRATA_ASSIGN_OR_RETURN(links->send[p], connections_->mailbox(p, channel, true, kLowLatencyMailboxBytes));
+    STRATA_ASSIGN_OR_RETURN(links->recv[p], connections_->mailbox(p, channel, false, kLowLatencyMailboxBytes));
+  }
+  lowLatency_ = std::move(links);
+  return lowLatency_.get();
 }
 
 bool Communicator::useSingleCopy(const plan::CollArgs& args, DataType type) const {

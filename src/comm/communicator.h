@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bootstrap/bootstrap.h"
+#include "comm/low_latency_links.h"
 #include "core/status.h"
 #include "core/types.h"
 #include "plan/plan.h"
@@ -41,6 +42,9 @@ struct AgreedParams {
   // buffers directly instead of streaming through FIFOs.
   bool singleCopy = false;
   size_t singleCopyMinBytes = SIZE_MAX;
+  // All-reduces of at most this many bytes use the low-latency protocol
+  // (0: never; every rank reaches every peer through memory otherwise).
+  size_t lowLatencyMaxBytes = 0;
 };
 
 class Communicator {
@@ -57,6 +61,11 @@ class Communicator {
   std::chrono::milliseconds timeout() const { return options_.timeout; }
   // How long a waiting executor polls before it sleeps (STRATA_SPIN_US).
   std::chrono::microseconds spinTime() const { return spin_; }
+  // The first part of the poll, spent without yielding the core.
+  std::chrono::microseconds busyPollTime() const { return busyPoll_; }
+  // Operations with at least this much output write it with non-temporal
+  // stores (STRATA_STREAM_MIN_BYTES; 0: never).
+  size_t streamMinBytes() const { return streamMin_; }
   bootstrap::Bootstrap& bootstrap() { return *bootstrap_; }
   transport::ConnectionManager& connections() { return *connections_; }
 
@@ -67,6 +76,11 @@ class Communicator {
   // Whether this operation runs on the single-copy path (the same answer on
   // every rank: it depends only on agreed parameters and the arguments).
   bool useSingleCopy(const plan::CollArgs& args, DataType type) const;
+  // Whether an all-reduce runs with the low-latency protocol (agreed the
+  // same way).
+  bool useLowLatency(const plan::CollArgs& args, DataType type) const;
+  // The low-latency mailboxes, mapped on first use.
+  StatusOr<LowLatencyLinks*> lowLatencyLinks();
 
   // PreMulSum operators made by ncclRedOpCreatePreMulSum.
   StatusOr<int> createPreMulSum(DataType type, const void* scalar, bool immediate);
@@ -109,7 +123,10 @@ class Communicator {
   std::atomic<int> active_{0};
   uint32_t controlSeq_ = 0;
   uint64_t probeWord_ = 0;  // read by peers when they probe direct access
+  std::unique_ptr<LowLatencyLinks> lowLatency_;
   std::chrono::microseconds spin_{0};
+  std::chrono::microseconds busyPoll_{0};
+  size_t streamMin_ = 0;
   std::string algoOverride_;  // STRATA_ALGO, lower case
 
   mutable std::mutex mu_;  // guards the members below

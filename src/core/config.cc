@@ -26,6 +26,9 @@ const std::vector<Setting> kSettings = {
      "milliseconds an incoming connection has to prove it holds the secret"},
     {"STRATA_SPIN_US", nullptr, T::kInt, "20",
      "microseconds a waiting rank polls before it sleeps on a futex"},
+    {"STRATA_BUSY_POLL_US", nullptr, T::kInt, "-1",
+     "microseconds of the poll spent without yielding the core (-1: all of STRATA_SPIN_US when "
+     "this host's ranks do not outnumber its cores, else 0)"},
     // Bootstrap and launchers
     {"STRATA_COMM_ID", "NCCL_COMM_ID", T::kString, "",
      "host:port on which ncclGetUniqueId's root listens (default: any port on the chosen interface)"},
@@ -59,16 +62,22 @@ const std::vector<Setting> kSettings = {
     {"STRATA_TCP_NSLOTS", nullptr, T::kInt, "4", "slots per tcp FIFO"},
     // Algorithms and tuning
     {"STRATA_ALGO", "NCCL_ALGO", T::kString, "",
-     "force an algorithm where it applies (ring, direct, chain, p2p, single-copy; any case); empty: automatic"},
+     "force an algorithm where it applies (ring, direct, chain, p2p, single-copy, ll; any case); empty: automatic"},
     {"STRATA_NCHANNELS", nullptr, T::kInt, "2", "channels (parallel rings) per collective"},
     {"STRATA_DIRECT_MAX_BYTES", nullptr, T::kInt, "16384",
      "all-reduce of at most this many bytes uses the one-step direct algorithm (0: never)"},
+    {"STRATA_LL_MAX_BYTES", nullptr, T::kInt, "4096",
+     "all-reduce of at most this many bytes (at most 4096) between ranks that share memory uses "
+     "the low-latency flag-in-data protocol (0: never)"},
     {"STRATA_SINGLE_COPY", nullptr, T::kString, "auto",
      "large all-reduce, reduce-scatter, all-gather and broadcast read peers' buffers directly: "
      "auto (when all ranks share one process), 1 (also across processes of one host, with "
      "cross-memory attach) or 0 (never)"},
     {"STRATA_SINGLE_COPY_MIN_BYTES", nullptr, T::kInt, "262144",
      "smallest operation (total bytes) that uses the single-copy path"},
+    {"STRATA_STREAM_MIN_BYTES", nullptr, T::kInt, "16777216",
+     "operations whose output is at least this large write it with non-temporal stores "
+     "(bypassing the caches); 0: never"},
     {"STRATA_CHUNK_BYTES", nullptr, T::kInt, "0",
      "bytes per pipelined step; 0 derives it from the FIFO size"},
 };

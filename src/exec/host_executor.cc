@@ -8,8 +8,10 @@
 
 #include "comm/communicator.h"
 #include "core/log.h"
+#include "exec/low_latency.h"
 #include "exec/single_copy.h"
 #include "kernels/host/reduce.h"
+#include "kernels/host/stream_copy.h"
 #include "transports/connection.h"
 
 namespace strata::exec {
@@ -33,6 +35,18 @@ Reduction effective(const Reduction& r, bool operandIsInput, bool finalize) {
   e.hasPreScale = r.hasPreScale && operandIsInput;
   if (!finalize) e.postDivisor = 1;
   return e;
+}
+
+// Where a block of a streamed result is computed before it goes to memory.
+char* streamBlock() {
+  alignas(64) static thread_local char block[kCacheBlockBytes];
+  return block;
+}
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
 }
 
 bool isIdentity(const Reduction& r) { return !r.hasPreScale && r.postDivisor <= 1; }
@@ -75,7 +89,7 @@ struct CommRun {
   RankWork* work = nullptr;
   size_t phase = 0;
   std::vector<LaneRunner> lanes;
-  std::unique_ptr<SingleCopyRunner> singleCopy;  // the phase's single-copy collective
+  std::unique_ptr<PhaseRunner> special;  // the phase's own protocol, if it has one
   std::vector<char> scratch;
   // Bytes already taken from the slot at the head of each receive FIFO: a
   // sender's slot may be consumed by several receiving steps.
@@ -93,7 +107,7 @@ struct CommRun {
   Communicator& comm() { return *work->comm; }
   void startPhase() {
     lanes.clear();
-    singleCopy.reset();
+    special.reset();
     if (phase >= work->phases.size()) {
       finished = true;
       return;
@@ -102,11 +116,16 @@ struct CommRun {
     if (scratch.size() < p.scratchBytes) scratch.resize(p.scratchBytes);
     lanes.reserve(p.lanes.size());
     for (auto& lane : p.lanes) lanes.emplace_back(this, &lane);
-    if (p.singleCopy) singleCopy = std::make_unique<SingleCopyRunner>(work->comm, *p.singleCopy);
+    if (p.singleCopy) special = std::make_unique<SingleCopyRunner>(work->comm, *p.singleCopy);
+    if (p.lowLatency) {
+      // buildWork mapped the links already.
+      special = std::make_unique<LowLatencyRunner>(work->comm, work->comm->lowLatencyLinks().value(),
+                                                   *p.lowLatency);
+    }
   }
   bool phaseDone() const {
     return std::all_of(lanes.begin(), lanes.end(), [](const LaneRunner& l) { return l.done(); }) &&
-           (singleCopy == nullptr || singleCopy->done());
+           (special == nullptr || special->done());
   }
 };
 
@@ -208,38 +227,73 @@ StatusOr<bool> LaneRunner::moveSlice() {
   char* dst = plan::opWritesDst(s.op) ? resolve(s.dst) + done_ * es : nullptr;
   const Reduction& red = t.reduction;
   const DataType type = t.type;
+  const bool stream = t.streamOutput && s.dst.buf == Buf::kOutput && dst != nullptr;
+  // Runs fn(offset, count) over [0, n) in cache-sized blocks.
+  auto forBlocks = [&](auto&& fn) {
+    const size_t block = std::max<size_t>(1, kCacheBlockBytes / es);
+    for (size_t off = 0; off < n; off += block) fn(off, std::min(block, n - off));
+  };
 
   switch (s.op) {
     case Op::kSend:
       kernels::transform(type, effective(red, srcIsInput, s.finalize), out, src, n);
       break;
-    case Op::kRecv:
-      kernels::transform(type, effective(red, false, s.finalize), dst, in, n);
+    case Op::kRecv: {
+      Reduction e = effective(red, false, s.finalize);
+      if (!stream) {
+        kernels::transform(type, e, dst, in, n);
+      } else if (isIdentity(e)) {
+        kernels::streamCopy(dst, in, n * es);
+      } else {
+        forBlocks([&](size_t off, size_t m) {
+          kernels::transform(type, e, streamBlock(), in + off * es, m);
+          kernels::streamCopy(dst + off * es, streamBlock(), m * es);
+        });
+      }
       break;
+    }
     case Op::kRecvReduceSend:
       kernels::reduce(type, effective(red, srcIsInput, s.finalize), out, in, src, n);
       break;
-    case Op::kRecvReduceCopy:
-      kernels::reduce(type, effective(red, srcIsInput, s.finalize), dst, in, src, n);
-      break;
-    case Op::kRecvCopySend: {
-      Reduction e = effective(red, false, s.finalize);
-      const size_t block = std::max<size_t>(1, kCacheBlockBytes / es);
-      for (size_t off = 0; off < n; off += block) {
-        size_t m = std::min(block, n - off);
-        kernels::transform(type, e, dst + off * es, in + off * es, m);
-        std::memcpy(out + off * es, dst + off * es, m * es);
+    case Op::kRecvReduceCopy: {
+      Reduction e = effective(red, srcIsInput, s.finalize);
+      if (!stream) {
+        kernels::reduce(type, e, dst, in, src, n);
+      } else {
+        forBlocks([&](size_t off, size_t m) {
+          kernels::reduce(type, e, streamBlock(), in + off * es, src + off * es, m);
+          kernels::streamCopy(dst + off * es, streamBlock(), m * es);
+        });
       }
+      break;
+    }
+    case Op::kRecvCopySend: {
+      // Both destinations get the same bytes: write one, copy it to the other
+      // while it is in cache (the send slot stays cached for its reader; the
+      // output may bypass the cache).
+      Reduction e = effective(red, false, s.finalize);
+      forBlocks([&](size_t off, size_t m) {
+        if (stream) {
+          kernels::transform(type, e, out + off * es, in + off * es, m);
+          kernels::streamCopy(dst + off * es, out + off * es, m * es);
+        } else {
+          kernels::transform(type, e, dst + off * es, in + off * es, m);
+          std::memcpy(out + off * es, dst + off * es, m * es);
+        }
+      });
       break;
     }
     case Op::kRecvReduceCopySend: {
       Reduction e = effective(red, srcIsInput, s.finalize);
-      const size_t block = std::max<size_t>(1, kCacheBlockBytes / es);
-      for (size_t off = 0; off < n; off += block) {
-        size_t m = std::min(block, n - off);
-        kernels::reduce(type, e, dst + off * es, in + off * es, src + off * es, m);
-        std::memcpy(out + off * es, dst + off * es, m * es);
-      }
+      forBlocks([&](size_t off, size_t m) {
+        if (stream) {
+          kernels::reduce(type, e, out + off * es, in + off * es, src + off * es, m);
+          kernels::streamCopy(dst + off * es, out + off * es, m * es);
+        } else {
+          kernels::reduce(type, e, dst + off * es, in + off * es, src + off * es, m);
+          std::memcpy(out + off * es, dst + off * es, m * es);
+        }
+      });
       break;
     }
     case Op::kCopy: {
@@ -303,17 +357,17 @@ Status checkBlocked(std::vector<CommRun>& runs, Clock::time_point lastProgress) 
         return h.withContext(strCat("rank ", comm.rank(), " ", lane.describe()));
       }
     }
-    if (run.singleCopy != nullptr) {
-      Status h = run.singleCopy->health();
-      if (!h.ok()) return h.withContext(strCat("rank ", comm.rank(), " ", run.singleCopy->describe()));
+    if (run.special != nullptr) {
+      Status h = run.special->health();
+      if (!h.ok()) return h.withContext(strCat("rank ", comm.rank(), " ", run.special->describe()));
     }
     if (idle > comm.timeout()) {
       std::string blocked;
       for (auto& lane : run.lanes) {
         if (!lane.done()) blocked += strCat("; ", lane.describe());
       }
-      if (run.singleCopy != nullptr && !run.singleCopy->done()) {
-        blocked += strCat("; ", run.singleCopy->describe());
+      if (run.special != nullptr && !run.special->done()) {
+        blocked += strCat("; ", run.special->describe());
       }
       return Timeout("rank ", comm.rank(), " made no progress for ",
                      std::chrono::duration_cast<std::chrono::seconds>(comm.timeout()).count(),
@@ -325,7 +379,11 @@ Status checkBlocked(std::vector<CommRun>& runs, Clock::time_point lastProgress) 
 
 Status runLoop(std::vector<CommRun>& runs) {
   auto spin = std::chrono::microseconds::max();
-  for (auto& run : runs) spin = std::min(spin, run.comm().spinTime());
+  auto busyPoll = std::chrono::microseconds::max();
+  for (auto& run : runs) {
+    spin = std::min(spin, run.comm().spinTime());
+    busyPoll = std::min(busyPoll, run.comm().busyPollTime());
+  }
   const auto healthEvery = std::chrono::milliseconds(50);
   auto lastProgress = Clock::now();
   auto lastHealth = lastProgress;
@@ -342,8 +400,8 @@ Status runLoop(std::vector<CommRun>& runs) {
         STRATA_ASSIGN_OR_RETURN(bool moved, lane.advance());
         progressed |= moved;
       }
-      if (run.singleCopy != nullptr) {
-        STRATA_ASSIGN_OR_RETURN(bool moved, run.singleCopy->advance());
+      if (run.special != nullptr) {
+        STRATA_ASSIGN_OR_RETURN(bool moved, run.special->advance());
         progressed |= moved;
       }
       while (!run.finished && run.phaseDone()) {
@@ -360,7 +418,11 @@ Status runLoop(std::vector<CommRun>& runs) {
       continue;
     }
     if (now - lastProgress < spin) {
-      sched_yield();
+      if (now - lastProgress < busyPoll) {
+        cpuRelax();
+      } else {
+        sched_yield();
+      }
       continue;
     }
     if (now - lastHealth >= healthEvery) {
@@ -380,7 +442,69 @@ Status runLoop(std::vector<CommRun>& runs) {
   }
 }
 
+// Waiting without progress: poll (first without yielding the core, then
+// yielding it), then sleep on the doorbell; health, abort and the timeout
+// are checked periodically.
+class Idle {
+ public:
+  explicit Idle(Communicator& comm)
+      : comm_(comm), spin_(comm.spinTime()), busyPoll_(comm.busyPollTime()) {}
+  void progressed(Clock::time_point now) { lastProgress_ = now; }
+  template <typename Describe, typename Health>
+  Status wait(uint32_t seen, Describe&& describe, Health&& health) {
+    auto now = Clock::now();
+    auto idle = now - lastProgress_;
+    if (idle < busyPoll_) {
+      cpuRelax();
+      return Status::Ok();
+    }
+    if (idle < spin_) {
+      sched_yield();
+      return Status::Ok();
+    }
+    if (now - lastHealth_ >= std::chrono::milliseconds(50)) {
+      lastHealth_ = now;
+      if (comm_.aborted()) return Aborted("communicator rank ", comm_.rank(), " was aborted");
+      Status h = health();
+      if (!h.ok()) return h.withContext(strCat("rank ", comm_.rank(), " ", describe()));
+      if (idle > comm_.timeout()) {
+        return Timeout("rank ", comm_.rank(), " made no progress for ",
+                       std::chrono::duration_cast<std::chrono::seconds>(comm_.timeout()).count(),
+                       " s; ", describe());
+      }
+    }
+    transport::waitRing(comm_.connections().doorbell(), seen, std::chrono::microseconds(10000));
+    return Status::Ok();
+  }
+
+ private:
+  Communicator& comm_;
+  std::chrono::microseconds spin_, busyPoll_;
+  Clock::time_point lastProgress_ = Clock::now();
+  Clock::time_point lastHealth_ = lastProgress_;
+};
+
 }  // namespace
+
+Status runLowLatencyNow(Communicator& comm, const LowLatencyTask& task) {
+  STRATA_ASSIGN_OR_RETURN(LowLatencyLinks * links, comm.lowLatencyLinks());
+  LowLatencyRunner runner(&comm, links, task);
+  Idle idle(comm);
+  Status status;
+  while (status.ok() && !runner.done()) {
+    uint32_t seen = comm.connections().doorbell()->seq.load(std::memory_order_acquire);
+    auto moved = runner.advance();
+    if (!moved.ok()) {
+      status = moved.status();
+    } else if (moved.value()) {
+      idle.progressed(Clock::now());
+    } else {
+      status = idle.wait(seen, [&] { return runner.describe(); }, [&] { return runner.health(); });
+    }
+  }
+  if (!status.ok()) comm.recordError(status);
+  return status;
+}
 
 Status runHostWork(std::vector<RankWork>& work) {
   std::vector<CommRun> runs(work.size());

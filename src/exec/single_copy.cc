@@ -7,6 +7,7 @@
 
 #include "algorithms/partition.h"
 #include "comm/communicator.h"
+#include "exec/rank_order.h"
 #include "kernels/host/reduce.h"
 #include "transports/connection.h"
 
@@ -67,12 +68,6 @@ const char* stepName(Step s) {
     case Step::kDone: return "done";
   }
   return "?";
-}
-
-Reduction effective(const Reduction& r, bool finalize) {
-  Reduction e = r;
-  if (!finalize) e.postDivisor = 1;
-  return e;
 }
 
 // Scratch blocks for peers' data, kept per thread between calls.
@@ -254,7 +249,6 @@ struct SingleCopyRunner::State {
     char* bounceA = bounce;
     char* bounceB = bounce + blockElems * es;
     char* ownCopy = bounce + 2 * blockElems * es;
-    const Reduction& red = task.reduction;
     size_t moved = 0;
     while (reduceDone < src.count && moved < kBytesPerTurn) {
       size_t m = std::min(blockElems, src.count - reduceDone);
@@ -270,23 +264,14 @@ struct SingleCopyRunner::State {
         std::memcpy(ownCopy, own, bytes);
         own = ownCopy;
       }
-      auto get = [&](int k, char* b) -> StatusOr<const char*> {
-        if (k == rank) return own;
-        return operand(k, inOff, bytes, b);
+      // Operands alternate between two bounce buffers: one is being reduced
+      // while the next is read.
+      auto get = [&](int k) -> StatusOr<const void*> {
+        if (k == rank) return static_cast<const void*>(own);
+        STRATA_ASSIGN_OR_RETURN(const char* p, operand(k, inOff, bytes, (k & 1) ? bounceB : bounceA));
+        return static_cast<const void*>(p);
       };
-      STRATA_ASSIGN_OR_RETURN(const char* a, get(0, bounceA));
-      STRATA_ASSIGN_OR_RETURN(const char* b, get(1, bounceB));
-      bool last = nranks == 2;
-      if (red.hasPreScale) {
-        kernels::preScale(task.type, red, dst, a, m);
-        kernels::reduce(task.type, effective(red, last), dst, dst, b, m);
-      } else {
-        kernels::reduce(task.type, effective(red, last), dst, a, b, m);
-      }
-      for (int k = 2; k < nranks; ++k) {
-        STRATA_ASSIGN_OR_RETURN(const char* c, get(k, bounceA));
-        kernels::reduce(task.type, effective(red, k == nranks - 1), dst, dst, c, m);
-      }
+      STRATA_RETURN_IF_ERROR(reduceInRankOrder(task.type, task.reduction, dst, m, nranks, get));
       reduceDone += m;
       moved += bytes;
       *progressed = true;

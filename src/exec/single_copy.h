@@ -29,24 +29,22 @@
 #include <string>
 
 #include "core/status.h"
+#include "exec/phase_runner.h"
 #include "exec/work.h"
 
 namespace strata::exec {
 
-class SingleCopyRunner {
+class SingleCopyRunner final : public PhaseRunner {
  public:
   SingleCopyRunner(Communicator* comm, const SingleCopyTask& task);
   ~SingleCopyRunner();
   SingleCopyRunner(const SingleCopyRunner&) = delete;
   SingleCopyRunner& operator=(const SingleCopyRunner&) = delete;
 
-  // Does a bounded amount of work; true if anything moved.
-  StatusOr<bool> advance();
-  bool done() const;
-  // What the runner waits for, for timeout messages.
-  std::string describe() const;
-  // Health of the connections it waits on.
-  Status health();
+  StatusOr<bool> advance() override;
+  bool done() const override;
+  std::string describe() const override;
+  Status health() override;
 
  private:
   struct State;

@@ -34,6 +34,9 @@ struct Task {
   Buffers buffers;
   DataType type = DataType::kFloat32;
   Reduction reduction;
+  // Final writes to the output bypass the caches (non-temporal stores): set
+  // for operations whose output is much larger than the caches.
+  bool streamOutput = false;
 };
 
 struct Lane {
@@ -49,10 +52,21 @@ struct SingleCopyTask {
   Reduction reduction;
 };
 
+// A small all-reduce between ranks that reach each other through memory,
+// run with the low-latency protocol (see low_latency.h).
+struct LowLatencyTask {
+  size_t count = 0;
+  Buffers buffers;
+  DataType type = DataType::kFloat32;
+  Reduction reduction;
+};
+
 struct Phase {
   std::vector<Lane> lanes;
   size_t scratchBytes = 0;
-  std::optional<SingleCopyTask> singleCopy;  // set: the phase is this task, lanes are empty
+  // Set: the phase is this task and has no lanes.
+  std::optional<SingleCopyTask> singleCopy;
+  std::optional<LowLatencyTask> lowLatency;
 };
 
 struct RankWork {

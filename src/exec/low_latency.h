@@ -1,0 +1,44 @@
+// The low-latency (LL) all-reduce for small messages between ranks that
+// reach each other through memory. Every rank writes its whole input to
+// every peer's mailbox as 8-byte lines, each holding 4 bytes of data and a
+// 4-byte flag (the call's sequence number), with single atomic stores. A
+// reader knows a line is valid when its flag matches, so there is no
+// separate "data ready" signal, no slot bookkeeping and no acknowledgement:
+// one cache-line transfer per 32 bytes, one handoff per call. Every rank
+// then reduces the n contributions in rank order 0..n-1, so all ranks hold
+// identical bits.
+//
+// Mailboxes alternate between two halves by sequence parity. A writer of
+// call s reuses the half of call s-2, which every reader has finished: the
+// writer is in call s only after receiving everyone's call s-1 data, which
+// each rank sends only after finishing call s-2.
+//
+// A header line carries the byte count and datatype, so ranks that disagree
+// on the call get an error instead of reading a wrong-sized message.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "exec/phase_runner.h"
+#include "exec/work.h"
+#include "comm/low_latency_links.h"
+
+namespace strata::exec {
+
+class LowLatencyRunner final : public PhaseRunner {
+ public:
+  // `links` belong to `comm` (Communicator::lowLatencyLinks()).
+  LowLatencyRunner(Communicator* comm, LowLatencyLinks* links, const LowLatencyTask& task);
+  ~LowLatencyRunner() override;
+  StatusOr<bool> advance() override;
+  bool done() const override;
+  std::string describe() const override;
+  Status health() override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace strata::exec
