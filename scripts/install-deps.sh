@@ -5,10 +5,14 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config git libgtest-dev libgmock-dev libbenchmark-dev
           nlohmann-json3-dev
-          iproute2 python3)
-# Optional extras: peers for comparison benchmarks and plots.
+          iproute2 python3
+          # launchers (mpirun tests, perf tools' MPI_Bcast of the unique id)
+          libopenmpi-dev openmpi-bin
+          # fuzzing in CI (scripts/fuzz.sh)
+          clang-14 libclang-rt-14-dev)
+# Optional extras: peers for comparison benchmarks, link limits and plots.
 if [ "${STRATA_INSTALL_PEERS:-0}" = "1" ]; then
-  packages+=(libopenmpi-dev openmpi-bin libgloo-dev gnuplot iperf3)
+  packages+=(libgloo-dev gnuplot iperf3)
 fi
 
 missing=()

@@ -4,6 +4,13 @@
 // fresh temporary directory, and removes the directory afterwards.
 //
 //   build/bench/peers/gloo_allreduce_bench -np 4 -b 8 -e 256M -f 4 -J gloo.json
+//
+// Across emulated hosts it runs as one rank per process instead: with
+// --store DIR (a FileStore directory every rank can see) the rank and size
+// come from STRATA_RANK/STRATA_WORLD_SIZE (tools/strata-hosts sets them) and
+// --iface NAME picks the interface Gloo binds to:
+//
+//   strata-hosts --hosts 2 -- gloo_allreduce_bench --store /tmp/s --iface strata0 -b 256M -e 256M
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,9 +70,14 @@ class RingAllreduce {
   size_t count_ = 0;
 };
 
-int runRank(int rank, const std::string& storeDir, const strata::peers::SweepOptions& o) {
+int runRank(int rank, const std::string& storeDir, const strata::peers::SweepOptions& o,
+            const std::string& iface = "") {
   gloo::transport::tcp::attr attr;
-  attr.hostname = "127.0.0.1";  // loopback only
+  if (iface.empty()) {
+    attr.hostname = "127.0.0.1";  // loopback only
+  } else {
+    attr.iface = iface;
+  }
   auto dev = gloo::transport::tcp::CreateDevice(attr);
   gloo::rendezvous::FileStore files(storeDir);
   gloo::rendezvous::PrefixStore store("allreduce", files);
@@ -93,9 +105,10 @@ int runRank(int rank, const std::string& storeDir, const strata::peers::SweepOpt
   return strata::peers::runSweep(b, o);
 }
 
-int runRankCaught(int rank, const std::string& storeDir, const strata::peers::SweepOptions& o) {
+int runRankCaught(int rank, const std::string& storeDir, const strata::peers::SweepOptions& o,
+                  const std::string& iface = "") {
   try {
-    return runRank(rank, storeDir, o);
+    return runRank(rank, storeDir, o, iface);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gloo rank %d: %s\n", rank, e.what());
     return 2;
@@ -104,9 +117,37 @@ int runRankCaught(int rank, const std::string& storeDir, const strata::peers::Sw
 
 }  // namespace
 
+int envInt(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::atoi(v) : -1;
+}
+
 int main(int argc, char** argv) {
+  // --store DIR and --iface NAME are this tool's own; the rest is the sweep's.
+  std::string store, iface;
+  std::vector<char*> rest = {argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "--store" || a == "--iface") && i + 1 < argc) {
+      (a == "--store" ? store : iface) = argv[++i];
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  argc = static_cast<int>(rest.size());
+  rest.push_back(nullptr);
+  argv = rest.data();
   strata::peers::SweepOptions o;
   if (!strata::peers::parseSweepOptions(argc, argv, &o)) return 2;
+  if (!store.empty()) {
+    int rank = envInt("STRATA_RANK");
+    o.nranks = envInt("STRATA_WORLD_SIZE");
+    if (rank < 0 || o.nranks < 2 || rank >= o.nranks) {
+      std::fprintf(stderr, "%s: --store needs STRATA_RANK and STRATA_WORLD_SIZE (>= 2)\n", argv[0]);
+      return 2;
+    }
+    return runRankCaught(rank, store, o, iface);
+  }
   if (o.nranks < 2) {
     std::fprintf(stderr, "%s: give the number of ranks to start with -np N (N >= 2)\n", argv[0]);
     return 2;

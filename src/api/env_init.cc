@@ -8,24 +8,67 @@
 #include "api/api_util.h"
 #include "bootstrap/bootstrap.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "strata.h"
 
 namespace strata::api {
 namespace {
 
-// The first of `names` that is set, as an integer; -1 if none is.
-StatusOr<int> firstIntVar(std::initializer_list<const char*> names) {
-  for (const char* name : names) {
-    const char* v = std::getenv(name);
-    if (v == nullptr || *v == '\0') continue;
-    char* end = nullptr;
-    long parsed = std::strtol(v, &end, 10);
-    if (*end != '\0' || parsed < 0 || parsed > (1 << 30)) {
-      return InvalidArgument("environment variable ", name, "=", v, " is not a valid rank/size");
-    }
-    return static_cast<int>(parsed);
+// The variables one launcher sets for each process. Rank and size are taken
+// from the same launcher, never mixed (mpirun inside a Slurm allocation sets
+// both families; the first launcher in this list that set a rank wins).
+struct Launcher {
+  const char* name;
+  const char* rank;
+  const char* size;
+  const char* localRank;
+};
+constexpr Launcher kLaunchers[] = {
+    {"strata-run/strata-hosts", "STRATA_RANK", "STRATA_WORLD_SIZE", "STRATA_LOCAL_RANK"},
+    {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK"},
+    {"Open MPI", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"},
+    {"PMI", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"},
+    {"Slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"},
+};
+
+// The variable as a non-negative integer; -1 if it is not set.
+StatusOr<int> intVar(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return -1;
+  char* end = nullptr;
+  long parsed = std::strtol(v, &end, 10);
+  if (*end != '\0' || parsed < 0 || parsed > (1 << 30)) {
+    return InvalidArgument("environment variable ", name, "=", v, " is not a valid rank/size");
   }
-  return -1;
+  return static_cast<int>(parsed);
+}
+
+struct Placement {
+  const Launcher* launcher = nullptr;
+  int rank = -1, size = -1, localRank = -1;
+};
+
+StatusOr<Placement> placementFromEnv() {
+  for (const Launcher& l : kLaunchers) {
+    Placement p;
+    STRATA_ASSIGN_OR_RETURN(p.rank, intVar(l.rank));
+    if (p.rank < 0) continue;
+    p.launcher = &l;
+    STRATA_ASSIGN_OR_RETURN(p.size, intVar(l.size));
+    if (p.size < 1) {
+      return InvalidArgument("strataCommInitFromEnv: ", l.rank, " is set (", l.name, ") but ",
+                             l.size, " is not");
+    }
+    if (p.rank >= p.size) {
+      return InvalidArgument("strataCommInitFromEnv: ", l.rank, "=", p.rank, " is not below ",
+                             l.size, "=", p.size);
+    }
+    STRATA_ASSIGN_OR_RETURN(p.localRank, intVar(l.localRank));
+    return p;
+  }
+  return InvalidArgument("strataCommInitFromEnv: no rank/world size in the environment "
+                         "(STRATA_RANK/STRATA_WORLD_SIZE, torchrun's RANK/WORLD_SIZE, "
+                         "OMPI_COMM_WORLD_*, PMI_RANK/PMI_SIZE, SLURM_PROCID/SLURM_NTASKS)");
 }
 
 Status parseSecret(const std::string& hex, net::Secret* secret) {
@@ -54,7 +97,13 @@ StatusOr<bootstrap::UniqueId> idFromEnv(int rank) {
     const char* master = std::getenv("MASTER_ADDR");
     const char* port = std::getenv("MASTER_PORT");
     if (master != nullptr && port != nullptr) {
-      root = strCat(master, ":", std::atoi(port) + 1);
+      char* end = nullptr;
+      long p = std::strtol(port, &end, 10);
+      if (*port == '\0' || *end != '\0' || p < 1 || p > 65534) {
+        return InvalidArgument("MASTER_PORT=", port, " is not a port number below 65535");
+      }
+      // torchrun's store listens on MASTER_PORT; the bootstrap root takes the next one.
+      root = strCat(master, ":", p + 1);
     }
   }
   if (root.empty()) {
@@ -84,16 +133,11 @@ NCCL_API_EXPORT ncclResult_t strataCommInitFromEnv(ncclComm_t* comm) {
   int rank = -1, size = -1;
   ncclResult_t rc = api::guarded([&]() -> Status {
     if (comm == nullptr) return InvalidArgument("strataCommInitFromEnv: comm is NULL");
-    STRATA_ASSIGN_OR_RETURN(rank, api::firstIntVar({"STRATA_RANK", "RANK", "OMPI_COMM_WORLD_RANK",
-                                                     "PMI_RANK", "SLURM_PROCID"}));
-    STRATA_ASSIGN_OR_RETURN(size, api::firstIntVar({"STRATA_WORLD_SIZE", "WORLD_SIZE",
-                                                     "OMPI_COMM_WORLD_SIZE", "PMI_SIZE",
-                                                     "SLURM_NTASKS"}));
-    if (rank < 0 || size < 1) {
-      return InvalidArgument("strataCommInitFromEnv: no rank/world size in the environment "
-                             "(STRATA_RANK/STRATA_WORLD_SIZE, RANK/WORLD_SIZE, OMPI_COMM_WORLD_*, "
-                             "SLURM_PROCID/SLURM_NTASKS)");
-    }
+    STRATA_ASSIGN_OR_RETURN(api::Placement p, api::placementFromEnv());
+    rank = p.rank;
+    size = p.size;
+    STRATA_INFO(log::kInit | log::kEnv, "rank ", rank, " of ", size, " (local rank ", p.localRank,
+                ") from ", p.launcher->name, "'s environment");
     STRATA_ASSIGN_OR_RETURN(bootstrap::UniqueId id, api::idFromEnv(rank));
     std::memset(uid.internal, 0, sizeof uid.internal);
     id.encode(reinterpret_cast<uint8_t*>(uid.internal));

@@ -15,6 +15,10 @@
 namespace strata::bootstrap {
 namespace {
 
+// How much longer than its own deadline a rank waits for the root's table
+// or its verdict on the ranks that did not come.
+constexpr std::chrono::milliseconds kRootVerdictGrace{2000};
+
 // Tags of the internal (collective) channel.
 enum InternalTag : uint32_t { kAllGather = 1, kAllGatherStrings = 2, kBarrier = 3 };
 
@@ -145,14 +149,22 @@ StatusOr<std::vector<net::Address>> exchangeWithRoot(const UniqueId& id, int ran
   proto::encodeHello({static_cast<uint32_t>(rank), static_cast<uint32_t>(nranks), mine}, hello);
   STRATA_RETURN_IF_ERROR(net::io::sendAll(sock.fd(), hello, sizeof hello, deadline, stop));
   uint8_t head[proto::kReplyHeaderBytes];
-  STRATA_RETURN_IF_ERROR_CTX(net::io::recvAll(sock.fd(), head, sizeof head, deadline, stop),
+  // The root gives up at its own deadline, which is no later than ours, and
+  // then says which ranks are missing: wait a little longer for that verdict.
+  Deadline verdict = deadline.at() == Deadline::never().at()
+                         ? deadline
+                         : Deadline::after(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               deadline.remaining()) +
+                           kRootVerdictGrace);
+  STRATA_RETURN_IF_ERROR_CTX(net::io::recvAll(sock.fd(), head, sizeof head, verdict, stop),
                              "waiting for the other ranks");
   STRATA_ASSIGN_OR_RETURN(proto::ReplyHeader reply, proto::decodeReplyHeader(head));
   std::vector<uint8_t> body(reply.bodyBytes);
   STRATA_RETURN_IF_ERROR(net::io::recvAll(sock.fd(), body.data(), body.size(), deadline, stop));
   if (reply.kind == proto::kReject) {
-    return InvalidUsage("the root refused this rank: ",
-                        std::string(body.begin(), body.end()));
+    std::string why(body.begin(), body.end());
+    if (reply.count == proto::kTimedOut) return Timeout("the bootstrap root gave up: ", why);
+    return InvalidUsage("the root refused this rank: ", why);
   }
   if (reply.count != static_cast<uint32_t>(nranks)) {
     return InternalError("the root sent a table of ", reply.count, " ranks, expected ", nranks);

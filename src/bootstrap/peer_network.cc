@@ -49,7 +49,8 @@ struct PeerNetwork::Incoming {
 PeerNetwork::PeerNetwork(const Params& params)
     : params_(params),
       liveConns_(params.nranks, 0),
-      everConnected_(params.nranks, false) {
+      everConnected_(params.nranks, false),
+      lostWhy_(params.nranks) {
   out_.reserve(params.nranks);
   for (int i = 0; i < params.nranks; ++i) out_.push_back(std::make_unique<Outgoing>());
 }
@@ -180,6 +181,10 @@ StatusOr<std::vector<uint8_t>> PeerNetwork::recv(int peer, proto::MessageKind ki
                      peerName(peer), " (tag ", tag, ")");
     }
     if (everConnected_[peer] && liveConns_[peer] == 0) {
+      if (!lostWhy_[peer].empty()) {
+        return RemoteError("bootstrap rank ", params_.rank, ": the connection from ",
+                           peerName(peer), " was closed: ", lostWhy_[peer]);
+      }
       return RemoteError("bootstrap rank ", params_.rank, ": ", peerName(peer),
                          " closed its connection before sending a message with tag ", tag);
     }
@@ -275,7 +280,12 @@ Status PeerNetwork::readMore(Incoming& c) {
       if (n == 0) return Status::Ok();
       c.headerGot += n;
       if (c.headerGot < sizeof c.header) continue;
-      STRATA_ASSIGN_OR_RETURN(c.current, proto::decodeMessageHeader(c.header));
+      auto header = proto::decodeMessageHeader(c.header);
+      if (!header.ok()) {
+        Status bad = header.status();
+        return bad.withContext("malformed bootstrap message header");
+      }
+      c.current = *header;
       bool connecting = c.phase == Incoming::Phase::kConnect;
       if (connecting != (c.current.kind == proto::kConnect)) {
         return InvalidArgument("message of kind ", c.current.kind, " out of place");
@@ -332,6 +342,7 @@ void PeerNetwork::closeIncoming(Incoming& c, const Status& why) {
     }
     std::lock_guard<std::mutex> lock(mu_);
     --liveConns_[c.peer];
+    if (!why.ok() && why.code() != Code::kRemoteError) lostWhy_[c.peer] = why.message();
     cv_.notify_all();
   } else if (!why.ok()) {
     STRATA_WARN(log::kBootstrap, "bootstrap rank ", params_.rank, ": dropping connection from ",

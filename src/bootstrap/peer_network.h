@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -95,6 +96,7 @@ class PeerNetwork {
   std::map<Key, std::deque<std::vector<uint8_t>>> mailbox_;
   std::vector<int> liveConns_;        // authenticated connections from each peer
   std::vector<bool> everConnected_;   // a peer that connected and left is gone
+  std::vector<std::string> lostWhy_;  // why a peer's last connection was closed, if not clean
 };
 
 }  // namespace strata::bootstrap

@@ -33,7 +33,12 @@ inline constexpr int kMaxRanks = 1 << 20;
 inline constexpr size_t kMaxReasonBytes = 256;
 
 enum RootKind : uint16_t { kHello = 1, kTable = 2, kReject = 3 };
-enum RejectReason : uint32_t { kBadHello = 1, kDuplicateRank = 2, kNranksMismatch = 3 };
+enum RejectReason : uint32_t {
+  kBadHello = 1,
+  kDuplicateRank = 2,
+  kNranksMismatch = 3,
+  kTimedOut = 4,  // not every rank arrived within STRATA_TIMEOUT
+};
 
 inline constexpr size_t kHelloBytes = 40;
 inline constexpr size_t kReplyHeaderBytes = 16;

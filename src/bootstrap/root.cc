@@ -75,6 +75,7 @@ class RootService {
   void reject(RootConn& c, proto::RejectReason code, const std::string& why);
   void drop(RootConn& c, const Status& why);
   void complete();
+  void giveUp();
   int pollTimeoutMs() const;
 
   net::Socket listener_;
@@ -101,9 +102,7 @@ void RootService::run() {
       return;
     }
     if (deadline_.expired()) {
-      STRATA_WARN(log::kBootstrap, "bootstrap root ", where_, ": giving up after ",
-                  timeout_.count() / 1000, " s (STRATA_TIMEOUT) with ", arrived_, " of ",
-                  nranks_, " ranks connected");
+      giveUp();
       return;
     }
     fds.clear();
@@ -255,6 +254,32 @@ void RootService::complete() {
       c->deadline = Deadline::never();
     } else if (!c->dead) {
       c->sock.close();  // a latecomer or stranger: the communicator is complete
+      c->dead = true;
+    }
+  }
+}
+
+// STRATA_TIMEOUT passed before every rank arrived: the ranks that did are
+// told which are missing (instead of seeing their connection close).
+void RootService::giveUp() {
+  std::string missing;
+  int listed = 0;
+  for (uint32_t r = 0; r < nranks_ && listed < 8; ++r) {
+    if (byRank_[r] != nullptr) continue;
+    missing += strCat(listed == 0 ? "" : ", ", r);
+    ++listed;
+  }
+  if (nranks_ > 0 && nranks_ - arrived_ > static_cast<uint32_t>(listed)) missing += ", ...";
+  std::string why = strCat("only ", arrived_, " of ", nranks_, " ranks joined within ",
+                           timeout_.count() / 1000, " s (STRATA_TIMEOUT); missing rank(s) ",
+                           missing);
+  STRATA_WARN(log::kBootstrap, "bootstrap root ", where_, ": giving up: ", why);
+  for (auto& c : conns_) {
+    if (c->dead) continue;
+    if (c->phase == RootConn::Phase::kWaiting) {
+      reject(*c, proto::kTimedOut, why);
+    } else {
+      c->sock.close();
       c->dead = true;
     }
   }

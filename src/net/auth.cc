@@ -134,7 +134,14 @@ Status Handshake::progress(int fd) {
       pos_ += n;
     } else {
       // Exactly one message at a time: nothing past it is read.
-      STRATA_ASSIGN_OR_RETURN(size_t n, io::recvSome(fd, buf_ + pos_, kMessageBytes - pos_));
+      auto got = io::recvSome(fd, buf_ + pos_, kMessageBytes - pos_);
+      if (!got.ok() && role_ == Role::kClient && step_ + 1 == kServerProof) {
+        // A server closes here only when our proof did not match its secret.
+        return RemoteError("authentication failed: the peer closed the connection instead of "
+                           "answering our proof, so it does not accept this secret (a unique id "
+                           "or STRATA_SECRET from another job?): ", got.status().message());
+      }
+      STRATA_ASSIGN_OR_RETURN(size_t n, std::move(got));
       if (n == 0) return Status::Ok();
       pos_ += n;
       if (pos_ == kMessageBytes) STRATA_RETURN_IF_ERROR(verify());

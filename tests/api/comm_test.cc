@@ -265,6 +265,112 @@ TEST(EnvInit, RootAddressAndSecretFromTheEnvironment) {
   for (int r = 0; r < n; ++r) EXPECT_EQ(codes[r], 0) << "rank " << r;
 }
 
+// Slurm's srun: SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID, the root address
+// and secret given by the job script.
+TEST(EnvInit, SlurmVariables) {
+  Watchdog dog(90, "EnvInit.SlurmVariables");
+  const int n = 3;
+  int port = 20000 + ((getpid() + 7) % 20000);
+  auto codes = runProcesses(n, [&](int rank) {
+    for (const char* v : {"STRATA_RANK", "STRATA_WORLD_SIZE", "RANK", "WORLD_SIZE",
+                          "OMPI_COMM_WORLD_RANK", "PMI_RANK", "STRATA_UNIQUE_ID"}) {
+      unsetenv(v);
+    }
+    // Slurm numbers tasks 0..n-1; hand them out in reverse so a rank taken
+    // from anywhere else would be caught by the value check below.
+    setenv("SLURM_PROCID", std::to_string(n - 1 - rank).c_str(), 1);
+    setenv("SLURM_NTASKS", std::to_string(n).c_str(), 1);
+    setenv("SLURM_LOCALID", "0", 1);
+    setenv("STRATA_ROOT_ADDR", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
+    setenv("STRATA_SECRET", "00112233445566778899aabbccddeef0", 1);
+    ncclComm_t comm;
+    if (strataCommInitFromEnv(&comm) != ncclSuccess) {
+      std::fprintf(stderr, "init: %s\n", ncclGetLastError(nullptr));
+      return 1;
+    }
+    int me = -1, size = 0;
+    ncclCommUserRank(comm, &me);
+    ncclCommCount(comm, &size);
+    if (me != n - 1 - rank || size != n) return 4;
+    long in = me + 1, out = 0;
+    if (ncclAllReduce(&in, &out, 1, ncclInt64, ncclSum, comm, nullptr) != ncclSuccess) return 2;
+    ncclCommDestroy(comm);
+    return out == 6 ? 0 : 3;
+  });
+  for (int r = 0; r < n; ++r) EXPECT_EQ(codes[r], 0) << "process " << r;
+}
+
+// torchrun: RANK/WORLD_SIZE/LOCAL_RANK and MASTER_ADDR/MASTER_PORT (the root
+// listens on MASTER_PORT + 1); the secret comes from STRATA_SECRET.
+TEST(EnvInit, TorchrunVariables) {
+  Watchdog dog(90, "EnvInit.TorchrunVariables");
+  const int n = 2;
+  int port = 20000 + ((getpid() + 13) % 20000);
+  auto codes = runProcesses(n, [&](int rank) {
+    for (const char* v : {"STRATA_RANK", "STRATA_WORLD_SIZE", "STRATA_ROOT_ADDR",
+                          "STRATA_UNIQUE_ID"}) {
+      unsetenv(v);
+    }
+    setenv("RANK", std::to_string(rank).c_str(), 1);
+    setenv("WORLD_SIZE", std::to_string(n).c_str(), 1);
+    setenv("LOCAL_RANK", std::to_string(rank).c_str(), 1);
+    setenv("MASTER_ADDR", "127.0.0.1", 1);
+    setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+    setenv("STRATA_SECRET", "00112233445566778899aabbccddeef1", 1);
+    // A Slurm allocation around torchrun: its variables must not be mixed in.
+    setenv("SLURM_PROCID", "0", 1);
+    setenv("SLURM_NTASKS", "1", 1);
+    ncclComm_t comm;
+    if (strataCommInitFromEnv(&comm) != ncclSuccess) {
+      std::fprintf(stderr, "init: %s\n", ncclGetLastError(nullptr));
+      return 1;
+    }
+    int size = 0;
+    ncclCommCount(comm, &size);
+    long in = rank + 1, out = 0;
+    if (ncclAllReduce(&in, &out, 1, ncclInt64, ncclSum, comm, nullptr) != ncclSuccess) return 2;
+    ncclCommDestroy(comm);
+    return size == n && out == 3 ? 0 : 3;
+  });
+  for (int r = 0; r < n; ++r) EXPECT_EQ(codes[r], 0) << "rank " << r;
+}
+
+// A rank from one launcher with the size missing is an error, not a guess
+// from another launcher's variables.
+TEST(EnvInit, RankWithoutSizeOfTheSameLauncherIsAClearError) {
+  ScopedEnv srank("STRATA_RANK", "");
+  ScopedEnv ssize("STRATA_WORLD_SIZE", "");
+  ScopedEnv rank("RANK", "1");
+  ScopedEnv size("WORLD_SIZE", "");
+  ScopedEnv slurm("SLURM_NTASKS", "4");
+  ncclComm_t comm;
+  EXPECT_EQ(strataCommInitFromEnv(&comm), ncclInvalidArgument);
+  std::string err = ncclGetLastError(nullptr);
+  EXPECT_NE(err.find("WORLD_SIZE is not"), std::string::npos) << err;
+}
+
+TEST(EnvInit, RankNotBelowSizeIsAClearError) {
+  ScopedEnv srank("STRATA_RANK", "4");
+  ScopedEnv ssize("STRATA_WORLD_SIZE", "4");
+  ncclComm_t comm;
+  EXPECT_EQ(strataCommInitFromEnv(&comm), ncclInvalidArgument);
+  std::string err = ncclGetLastError(nullptr);
+  EXPECT_NE(err.find("is not below"), std::string::npos) << err;
+}
+
+TEST(EnvInit, MalformedMasterPortIsAClearError) {
+  ScopedEnv rank("STRATA_RANK", "0");
+  ScopedEnv size("STRATA_WORLD_SIZE", "2");
+  ScopedEnv root("STRATA_ROOT_ADDR", "");
+  ScopedEnv id("STRATA_UNIQUE_ID", "");
+  ScopedEnv addr("MASTER_ADDR", "127.0.0.1");
+  ScopedEnv port("MASTER_PORT", "29x");
+  ncclComm_t comm;
+  EXPECT_EQ(strataCommInitFromEnv(&comm), ncclInvalidArgument);
+  std::string err = ncclGetLastError(nullptr);
+  EXPECT_NE(err.find("MASTER_PORT"), std::string::npos) << err;
+}
+
 TEST(EnvInit, MissingSecretIsAClearError) {
   ScopedEnv rank("STRATA_RANK", "0");
   ScopedEnv size("STRATA_WORLD_SIZE", "2");

@@ -86,6 +86,9 @@ TEST(Auth, WrongSecretFailsOnBothSides) {
   EXPECT_FALSE(o.client.ok());
   EXPECT_FALSE(o.server.ok());
   EXPECT_NE(o.server.message().find("secret"), std::string::npos) << o.server.toString();
+  // The client learns it too: the server closed instead of answering its proof.
+  EXPECT_NE(o.client.message().find("does not accept this secret"), std::string::npos)
+      << o.client.toString();
   EXPECT_LT(secondsSince(t0), 3.0);
 }
 

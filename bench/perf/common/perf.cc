@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mpi_launch.h"
 #include "strata.h"
 #include "support/nccl_types.h"
 
@@ -367,7 +368,13 @@ int perfMain(int argc, char** argv, const Collective& coll) {
     return 0;
   }
   Rank r;
-  if (strataCommInitFromEnv(&r.comm) != ncclSuccess) {
+  if (startedByMpi()) {
+    int code = mpiInitComm(&argc, &argv, &r.comm);
+    if (code != 0) {
+      mpiFinish();
+      return code;
+    }
+  } else if (strataCommInitFromEnv(&r.comm) != ncclSuccess) {
     std::fprintf(stderr, "%s: cannot create a communicator: %s\n"
                  "run it under tools/strata-run (strata-run -n 4 %s ...) or pass -t NTHREADS\n",
                  argv[0], ncclGetLastError(nullptr), argv[0]);
@@ -378,6 +385,7 @@ int perfMain(int argc, char** argv, const Collective& coll) {
   int code = runRank(coll, o, r, r.rank == 0 ? &results : nullptr);
   if (r.rank == 0 && !o.json.empty()) writeJson(o.json, coll, r.nranks, results);
   ncclCommDestroy(r.comm);
+  mpiFinish();
   return code;
 }
 

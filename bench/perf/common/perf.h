@@ -5,7 +5,9 @@
 // Ranks come from one of:
 //   -t N             N threads in this process (ncclCommInitRank each)
 //   tools/strata-run the environment it sets (strataCommInitFromEnv)
-//   mpirun           OMPI_COMM_WORLD_* plus STRATA_ROOT_ADDR/STRATA_SECRET
+//   mpirun           built with MPI: rank 0's unique id through MPI_Bcast
+//                    (mpi_launch.h); without MPI, OMPI_COMM_WORLD_* plus
+//                    STRATA_ROOT_ADDR/STRATA_SECRET
 #pragma once
 
 #include <cstddef>
