@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <sched.h>
 #include <unistd.h>
 #include <thread>
 #include <vector>
@@ -80,14 +81,18 @@ Status Communicator::init(const bootstrap::UniqueId& id) {
   mo.abort = &abort_;
   STRATA_ASSIGN_OR_RETURN(connections_, transport::ConnectionManager::create(*bootstrap_, mo));
   STRATA_RETURN_IF_ERROR(agreeOnParams());
-  // Polling without yielding is only fair when every rank of this host can
-  // have a core of its own.
+  // Polling without yielding is only fair when this rank has a core of its
+  // own: pinned to one core (as launchers pin ranks) and no more ranks on
+  // this host than cores. Two unpinned ranks may share a core, and then a
+  // spinning rank holds it for the whole window while its peer waits.
   int64_t busy = config::getInt("STRATA_BUSY_POLL_US");
   if (busy < 0) {
     int local = 0;
     for (int r = 0; r < nranks_; ++r) local += connections_->hostOf(r) == connections_->hostOf(rank_) ? 1 : 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    busy = cores > 0 && local <= cores ? spin_.count() : 0;
+    cpu_set_t mine;
+    bool pinned = sched_getaffinity(0, sizeof(mine), &mine) == 0 && CPU_COUNT(&mine) == 1;
+    busy = pinned && cores > 0 && local <= cores ? spin_.count() : 0;
   }
   busyPoll_ = std::min(spin_, std::chrono::microseconds(busy));
   STRATA_INFO(log::kInit, "comm rank ", rank_, "/", nranks_, " ready: ", params_.nchannels,

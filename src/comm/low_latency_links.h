@@ -13,6 +13,7 @@ namespace strata {
 
 // The most bytes one low-latency all-reduce moves per rank.
 inline constexpr size_t kLowLatencyMaxBytes = 4096;
+static_assert(kLowLatencyMaxBytes % 4 == 0, "contributions are copied in whole 4-byte words");
 // One half of a mailbox: a header line and one line per 4 bytes of data,
 // 8 bytes a line, rounded to cache lines.
 inline constexpr size_t kLowLatencyHalfBytes = (8 + 2 * kLowLatencyMaxBytes + 63) / 64 * 64;

@@ -28,7 +28,7 @@ const std::vector<Setting> kSettings = {
      "microseconds a waiting rank polls before it sleeps on a futex"},
     {"STRATA_BUSY_POLL_US", nullptr, T::kInt, "-1",
      "microseconds of the poll spent without yielding the core (-1: all of STRATA_SPIN_US when "
-     "this host's ranks do not outnumber its cores, else 0)"},
+     "the rank is pinned to one core and this host's ranks do not outnumber its cores, else 0)"},
     // Bootstrap and launchers
     {"STRATA_COMM_ID", "NCCL_COMM_ID", T::kString, "",
      "host:port on which ncclGetUniqueId's root listens (default: any port on the chosen interface)"},
@@ -66,7 +66,7 @@ const std::vector<Setting> kSettings = {
     {"STRATA_NCHANNELS", nullptr, T::kInt, "2", "channels (parallel rings) per collective"},
     {"STRATA_DIRECT_MAX_BYTES", nullptr, T::kInt, "16384",
      "all-reduce of at most this many bytes uses the one-step direct algorithm (0: never)"},
-    {"STRATA_LL_MAX_BYTES", nullptr, T::kInt, "4096",
+    {"STRATA_LL_MAX_BYTES", nullptr, T::kInt, "1024",
      "all-reduce of at most this many bytes (at most 4096) between ranks that share memory uses "
      "the low-latency flag-in-data protocol (0: never)"},
     {"STRATA_SINGLE_COPY", nullptr, T::kString, "auto",

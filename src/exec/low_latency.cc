@@ -88,16 +88,19 @@ struct LowLatencyRunner::State {
       seen = 1;
       *progressed = true;
     }
+    // The contribution buffer has room for whole words (kLowLatencyMaxBytes
+    // is a multiple of 4), so every line is copied as a full word.
     char* dst = contribution(p);
+    size_t start = seen;
     while (seen <= nlines) {
       uint64_t v = in[seen].load(std::memory_order_acquire);
-      if (static_cast<uint32_t>(v >> 32) != seq) return false;
+      if (static_cast<uint32_t>(v >> 32) != seq) break;
       uint32_t word = static_cast<uint32_t>(v);
-      size_t at = 4 * (seen - 1);
-      std::memcpy(dst + at, &word, std::min<size_t>(4, bytes - at));
+      std::memcpy(dst + 4 * (seen - 1), &word, 4);
       ++seen;
-      *progressed = true;
     }
+    if (seen != start) *progressed = true;
+    if (seen <= nlines) return false;
     links->recvSeq[p] = seq;
     return true;
   }
