@@ -104,6 +104,15 @@ struct CommRun {
   }
   bool finished = false;
 
+  // Prepares for a new run of `w`, keeping the memory of earlier runs.
+  void reset(RankWork* w) {
+    work = w;
+    phase = 0;
+    lanes.clear();
+    special.reset();
+    recvOffsets.clear();
+    finished = false;
+  }
   Communicator& comm() { return *work->comm; }
   void startPhase() {
     lanes.clear();
@@ -387,7 +396,8 @@ Status runLoop(std::vector<CommRun>& runs) {
   const auto healthEvery = std::chrono::milliseconds(50);
   auto lastProgress = Clock::now();
   auto lastHealth = lastProgress;
-  std::vector<uint32_t> seen(runs.size());
+  static thread_local std::vector<uint32_t> seen;
+  seen.resize(runs.size());
   while (true) {
     for (size_t i = 0; i < runs.size(); ++i) {
       seen[i] = runs[i].comm().connections().doorbell()->seq.load(std::memory_order_acquire);
@@ -507,11 +517,22 @@ Status runLowLatencyNow(Communicator& comm, const LowLatencyTask& task) {
 }
 
 Status runHostWork(std::vector<RankWork>& work) {
-  std::vector<CommRun> runs(work.size());
+  // Kept per thread between calls, so that a call's bookkeeping (lanes,
+  // scratch, receive offsets) reuses the memory of the previous one.
+  static thread_local std::vector<CommRun> cached;
+  std::vector<CommRun> runs = std::move(cached);
+  runs.resize(work.size());
   for (size_t i = 0; i < work.size(); ++i) {
-    runs[i].work = &work[i];
+    runs[i].reset(&work[i]);
     runs[i].startPhase();
   }
+  struct Keep {
+    std::vector<CommRun>& runs;
+    ~Keep() {
+      for (auto& run : runs) run.reset(nullptr);
+      cached = std::move(runs);
+    }
+  } keep{runs};
   Status status = runLoop(runs);
   if (!status.ok()) {
     for (auto& w : work) w.comm->recordError(status);
