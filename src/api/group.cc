@@ -7,6 +7,7 @@
 
 #include "api/handle.h"
 #include "core/log.h"
+#include "exec/device_executor.h"
 #include "exec/host_executor.h"
 
 namespace strata::api {
@@ -132,7 +133,29 @@ Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
   return Status::Ok();
 }
 
+// Takes the device-buffer operations out of `ops` and enqueues them, per
+// communicator, on their stream (src/exec/device_executor.h).
+Status enqueueDeviceOps(std::vector<PendingOp>& ops) {
+  std::vector<std::pair<Communicator*, std::vector<exec::DeviceOp>>> perComm;
+  std::vector<PendingOp> hostOps;
+  for (auto& op : ops) {
+    if (!op.onDevice) {
+      hostOps.push_back(std::move(op));
+      continue;
+    }
+    STRATA_ASSIGN_OR_RETURN(Communicator * c, lookup(op.handle, "ncclGroupEnd"));
+    if (c->aborted()) return Aborted("communicator rank ", c->rank(), " was aborted");
+    auto it = std::find_if(perComm.begin(), perComm.end(), [c](auto& e) { return e.first == c; });
+    if (it == perComm.end()) it = perComm.insert(perComm.end(), {c, {}});
+    it->second.push_back(exec::DeviceOp{op.args, op.buffers, op.type, op.reduction, op.stream});
+  }
+  ops = std::move(hostOps);
+  for (auto& [c, dops] : perComm) STRATA_RETURN_IF_ERROR(exec::enqueueDeviceOps(*c, dops));
+  return Status::Ok();
+}
+
 Status runOps(std::vector<PendingOp>& ops) {
+  STRATA_RETURN_IF_ERROR(enqueueDeviceOps(ops));
   if (ops.empty()) return Status::Ok();
   std::vector<exec::RankWork> work;
   std::vector<std::unique_ptr<char[]>> temporaries;
