@@ -8,6 +8,9 @@
 #include "algorithms/algorithms.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "cuda/device_comm.h"
+#include "cuda/runtime.h"
+#include "transports/descriptor.h"
 
 namespace strata {
 namespace {
@@ -17,7 +20,7 @@ constexpr int kMaxChannels = 32;
 
 struct ParamsWire {
   int32_t nchannels;
-  int32_t reserved;
+  int32_t device;  // 1: this rank can run device work
   uint64_t stepBytes;
   uint64_t directMaxBytes;
 };
@@ -61,6 +64,16 @@ Status Communicator::init(const bootstrap::UniqueId& id) {
   mo.abort = &abort_;
   STRATA_ASSIGN_OR_RETURN(connections_, transport::ConnectionManager::create(*bootstrap_, mo));
   STRATA_RETURN_IF_ERROR(agreeOnParams());
+  if (params_.device) {
+    cuda::DeviceCommOptions dopt;
+    dopt.rank = rank_;
+    dopt.nranks = nranks_;
+    dopt.nchannels = options_.nchannels + 1;
+    dopt.hostId = transport::hostIdentity();
+    dopt.processToken = transport::processToken();
+    dopt.timeout = options_.timeout;
+    STRATA_ASSIGN_OR_RETURN(device_, cuda::DeviceComm::create(*bootstrap_, dopt));
+  }
   STRATA_INFO(log::kInit, "comm rank ", rank_, "/", nranks_, " ready: ", params_.nchannels,
               " channels, ", params_.stepBytes, " bytes per step");
   return Status::Ok();
@@ -77,13 +90,22 @@ Status Communicator::agreeOnParams() {
   std::vector<ParamsWire> all(nranks_);
   uint64_t direct =
       static_cast<uint64_t>(std::max<int64_t>(0, config::getInt("STRATA_DIRECT_MAX_BYTES")));
-  all[rank_] = ParamsWire{options_.nchannels, 0, step, direct};
+  int32_t device = cuda::deviceExecutionAvailable().ok() ? 1 : 0;
+  if (device) {
+    // Device FIFOs must hold a step with room to spare, as the host ones do.
+    cuda::FifoGeometry g = cuda::fifoGeometryFromSettings(options_.nchannels + 1);
+    if (!cuda::checkFifoGeometry(g).ok()) return cuda::checkFifoGeometry(g).withContext("STRATA_CUDA_*");
+    step = std::min<size_t>(step, g.nslots * g.slotBytes / 2);
+  }
+  all[rank_] = ParamsWire{options_.nchannels, device, step, direct};
   STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(ParamsWire)),
                              "agreeing on communicator parameters");
   params_.nchannels = kMaxChannels;
   params_.stepBytes = SIZE_MAX;
   params_.directMaxBytes = SIZE_MAX;
+  params_.device = true;
   for (const auto& p : all) {
+    params_.device = params_.device && p.device == 1;
     params_.directMaxBytes = std::min<size_t>(params_.directMaxBytes, p.directMaxBytes);
     params_.nchannels = std::min<int>(params_.nchannels, std::max(1, p.nchannels));
     params_.stepBytes = std::min<size_t>(params_.stepBytes, std::max<uint64_t>(64, p.stepBytes));
@@ -93,6 +115,7 @@ Status Communicator::agreeOnParams() {
 
 Communicator::~Communicator() {
   // Connections reference the bootstrap; tear down in reverse order.
+  device_.reset();
   connections_.reset();
   bootstrap_.reset();
 }
@@ -184,11 +207,15 @@ void Communicator::abort() {
   recordError(Aborted("communicator rank ", rank_, " was aborted"));
   if (bootstrap_) bootstrap_->abort();
   if (connections_) connections_->abort();
+  if (device_) device_->abort();
 }
 
 Status Communicator::asyncError() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return asyncError_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!asyncError_.ok()) return asyncError_;
+  }
+  return device_ ? device_->asyncError() : Status::Ok();
 }
 
 void Communicator::recordError(const Status& s) {

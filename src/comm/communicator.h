@@ -19,6 +19,10 @@
 
 namespace strata {
 
+namespace cuda {
+class DeviceComm;
+}
+
 struct CommOptions {
   bool blocking = true;
   int nchannels = 0;  // 0: from STRATA_NCHANNELS
@@ -31,6 +35,7 @@ struct AgreedParams {
   int nchannels = 1;
   size_t stepBytes = 0;  // the most one plan step moves
   size_t directMaxBytes = 0;  // all-reduce up to this size goes direct
+  bool device = false;        // every rank can run device work (see src/cuda)
 };
 
 class Communicator {
@@ -49,6 +54,9 @@ class Communicator {
   std::chrono::microseconds spinTime() const { return spin_; }
   bootstrap::Bootstrap& bootstrap() { return *bootstrap_; }
   transport::ConnectionManager& connections() { return *connections_; }
+  // The device side (FIFOs in GPU memory), or nullptr when not every rank
+  // can run device work.
+  cuda::DeviceComm* device() { return device_.get(); }
 
   // The cached plan for an operation of this communicator.
   StatusOr<std::shared_ptr<const plan::RankPlan>> planFor(const plan::CollArgs& args,
@@ -89,6 +97,7 @@ class Communicator {
   AgreedParams params_;
   std::unique_ptr<bootstrap::Bootstrap> bootstrap_;
   std::unique_ptr<transport::ConnectionManager> connections_;
+  std::unique_ptr<cuda::DeviceComm> device_;
   AbortFlag abort_{false};
   std::atomic<int> active_{0};
   uint32_t controlSeq_ = 0;
