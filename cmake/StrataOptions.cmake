@@ -17,10 +17,36 @@ macro(strata_feature var name found)
   endif()
 endmacro()
 
+# CUDA: the toolkit (headers, cudart_static) and a working nvcc. Kernels are
+# built for CMAKE_CUDA_ARCHITECTURES (default 90, the H100/H200 generation);
+# pass -DCMAKE_CUDA_ARCHITECTURES="80;90" or similar for more. The CUDA
+# runtime is linked statically: it opens the driver (libcuda.so.1) only when
+# a CUDA call is made, so the libraries load and run host collectives on a
+# machine with no GPU and no driver.
+set(_cuda_found FALSE)
 if(NOT STRATA_WITH_CUDA STREQUAL "OFF")
   find_package(CUDAToolkit QUIET)
+  if(CUDAToolkit_FOUND)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "")
+      set(CMAKE_CUDA_ARCHITECTURES 90 CACHE STRING "CUDA architectures to build kernels for")
+    endif()
+    if(NOT CMAKE_CUDA_COMPILER AND EXISTS "${CUDAToolkit_BIN_DIR}/nvcc")
+      set(CMAKE_CUDA_COMPILER "${CUDAToolkit_BIN_DIR}/nvcc")
+    endif()
+    include(CheckLanguage)
+    check_language(CUDA)
+    if(CMAKE_CUDA_COMPILER AND TARGET CUDA::cudart_static)
+      enable_language(CUDA)
+      set(_cuda_found TRUE)
+    else()
+      message(STATUS "CUDA toolkit found but nvcc or cudart_static is missing: CUDA off")
+    endif()
+  endif()
 endif()
-strata_feature(STRATA_WITH_CUDA CUDA CUDAToolkit_FOUND)
+strata_feature(STRATA_WITH_CUDA CUDA _cuda_found)
+if(STRATA_HAVE_CUDA)
+  message(STATUS "CUDA ${CUDAToolkit_VERSION}, kernels for sm ${CMAKE_CUDA_ARCHITECTURES}")
+endif()
 
 find_path(HWLOC_INCLUDE_DIR hwloc.h)
 find_library(HWLOC_LIBRARY hwloc)

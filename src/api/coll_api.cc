@@ -5,6 +5,7 @@
 #include "api/api_util.h"
 #include "api/group.h"
 #include "api/handle.h"
+#include "cuda/placement.h"
 
 namespace strata::api {
 namespace {
@@ -22,6 +23,7 @@ struct CallArgs {
   int root = 0;
   int peer = -1;
   ncclComm_t comm;
+  cudaStream_t stream = nullptr;  // used for device buffers only
 };
 
 // Elements of each buffer, per plan.h's table.
@@ -40,7 +42,8 @@ void bufferElems(const CallArgs& a, int nranks, size_t* sendElems, size_t* recvE
   }
 }
 
-Status check(const CallArgs& a, Communicator* c, DataType* type, Reduction* red) {
+Status check(const CallArgs& a, Communicator* c, DataType* type, Reduction* red,
+             cuda::Placement* place) {
   if (!isValidDataType(a.datatype)) {
     return InvalidArgument(a.fn, ": invalid datatype ", a.datatype);
   }
@@ -76,6 +79,9 @@ Status check(const CallArgs& a, Communicator* c, DataType* type, Reduction* red)
   if (plan::collReduces(a.type)) {
     STRATA_ASSIGN_OR_RETURN(*red, c->reductionFor(a.op, *type));
   }
+  // Device buffers never reach the host executor.
+  STRATA_ASSIGN_OR_RETURN(*place,
+                          cuda::placeBuffers(a.fn, a.sendbuff, needSend, a.recvbuff, needRecv));
   return Status::Ok();
 }
 
@@ -88,7 +94,8 @@ Status call(const CallArgs& a) {
   Communicator* c = comm.value();
   if (c->aborted()) return Aborted(a.fn, ": communicator was aborted");
   PendingOp op;
-  Status s = check(a, c, &op.type, &op.reduction);
+  cuda::Placement place = cuda::Placement::kHost;
+  Status s = check(a, c, &op.type, &op.reduction, &place);
   if (!s.ok()) {
     recordGroupError(s);
     return s;
@@ -102,6 +109,8 @@ Status call(const CallArgs& a) {
   op.args.nranks = c->nranks();
   op.buffers.input = a.sendbuff;
   op.buffers.output = a.recvbuff;
+  op.onDevice = place == cuda::Placement::kDevice;
+  op.stream = a.stream;
   return submit(std::move(op));
 }
 
@@ -114,10 +123,10 @@ using strata::plan::CollType;
 
 NCCL_API_EXPORT ncclResult_t ncclAllReduce(const void* sendbuff, void* recvbuff, size_t count,
                                            ncclDataType_t datatype, ncclRedOp_t op,
-                                           ncclComm_t comm, cudaStream_t) {
+                                           ncclComm_t comm, cudaStream_t stream) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclAllReduce", CollType::kAllReduce, sendbuff, recvbuff,
-                                      count, strata::api::rawEnum(datatype), strata::api::rawEnum(op), 0, -1, comm});
+                                      count, strata::api::rawEnum(datatype), strata::api::rawEnum(op), 0, -1, comm, stream});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclAllReduce,
@@ -126,10 +135,10 @@ NCCL_API_ALIAS(ncclResult_t, ncclAllReduce,
 
 NCCL_API_EXPORT ncclResult_t ncclReduceScatter(const void* sendbuff, void* recvbuff,
                                                size_t recvcount, ncclDataType_t datatype,
-                                               ncclRedOp_t op, ncclComm_t comm, cudaStream_t) {
+                                               ncclRedOp_t op, ncclComm_t comm, cudaStream_t stream) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclReduceScatter", CollType::kReduceScatter, sendbuff,
-                                      recvbuff, recvcount, strata::api::rawEnum(datatype), strata::api::rawEnum(op), 0, -1, comm});
+                                      recvbuff, recvcount, strata::api::rawEnum(datatype), strata::api::rawEnum(op), 0, -1, comm, stream});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclReduceScatter,
@@ -138,10 +147,10 @@ NCCL_API_ALIAS(ncclResult_t, ncclReduceScatter,
 
 NCCL_API_EXPORT ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t sendcount,
                                            ncclDataType_t datatype, ncclComm_t comm,
-                                           cudaStream_t) {
+                                           cudaStream_t stream) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclAllGather", CollType::kAllGather, sendbuff, recvbuff,
-                                      sendcount, strata::api::rawEnum(datatype), -1, 0, -1, comm});
+                                      sendcount, strata::api::rawEnum(datatype), -1, 0, -1, comm, stream});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclAllGather,
@@ -150,10 +159,10 @@ NCCL_API_ALIAS(ncclResult_t, ncclAllGather,
 
 NCCL_API_EXPORT ncclResult_t ncclBroadcast(const void* sendbuff, void* recvbuff, size_t count,
                                            ncclDataType_t datatype, int root, ncclComm_t comm,
-                                           cudaStream_t) {
+                                           cudaStream_t stream) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclBroadcast", CollType::kBroadcast, sendbuff, recvbuff,
-                                      count, strata::api::rawEnum(datatype), -1, root, -1, comm});
+                                      count, strata::api::rawEnum(datatype), -1, root, -1, comm, stream});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclBroadcast,
@@ -161,10 +170,10 @@ NCCL_API_ALIAS(ncclResult_t, ncclBroadcast,
                 int root, ncclComm_t comm, cudaStream_t stream))
 
 NCCL_API_EXPORT ncclResult_t ncclBcast(void* buff, size_t count, ncclDataType_t datatype, int root,
-                                       ncclComm_t comm, cudaStream_t) {
+                                       ncclComm_t comm, cudaStream_t stream) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclBcast", CollType::kBroadcast, buff, buff, count,
-                                      strata::api::rawEnum(datatype), -1, root, -1, comm});
+                                      strata::api::rawEnum(datatype), -1, root, -1, comm, stream});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclBcast,
@@ -173,10 +182,10 @@ NCCL_API_ALIAS(ncclResult_t, ncclBcast,
 
 NCCL_API_EXPORT ncclResult_t ncclReduce(const void* sendbuff, void* recvbuff, size_t count,
                                         ncclDataType_t datatype, ncclRedOp_t op, int root,
-                                        ncclComm_t comm, cudaStream_t) {
+                                        ncclComm_t comm, cudaStream_t stream) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclReduce", CollType::kReduce, sendbuff, recvbuff, count,
-                                      strata::api::rawEnum(datatype), strata::api::rawEnum(op), root, -1, comm});
+                                      strata::api::rawEnum(datatype), strata::api::rawEnum(op), root, -1, comm, stream});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclReduce,
@@ -184,10 +193,10 @@ NCCL_API_ALIAS(ncclResult_t, ncclReduce,
                 ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t stream))
 
 NCCL_API_EXPORT ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count,
-                                          ncclDataType_t datatype, ncclComm_t comm, cudaStream_t) {
+                                          ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclAlltoAll", CollType::kAllToAll, sendbuff, recvbuff,
-                                      count, strata::api::rawEnum(datatype), -1, 0, -1, comm});
+                                      count, strata::api::rawEnum(datatype), -1, 0, -1, comm, stream});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclAlltoAll,
@@ -205,10 +214,10 @@ NCCL_API_ALIAS(ncclResult_t, ncclAllToAll,
 
 NCCL_API_EXPORT ncclResult_t ncclGather(const void* sendbuff, void* recvbuff, size_t count,
                                         ncclDataType_t datatype, int root, ncclComm_t comm,
-                                        cudaStream_t) {
+                                        cudaStream_t stream) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclGather", CollType::kGather, sendbuff, recvbuff, count,
-                                      strata::api::rawEnum(datatype), -1, root, -1, comm});
+                                      strata::api::rawEnum(datatype), -1, root, -1, comm, stream});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclGather,
@@ -217,10 +226,10 @@ NCCL_API_ALIAS(ncclResult_t, ncclGather,
 
 NCCL_API_EXPORT ncclResult_t ncclScatter(const void* sendbuff, void* recvbuff, size_t count,
                                          ncclDataType_t datatype, int root, ncclComm_t comm,
-                                         cudaStream_t) {
+                                         cudaStream_t stream) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclScatter", CollType::kScatter, sendbuff, recvbuff,
-                                      count, strata::api::rawEnum(datatype), -1, root, -1, comm});
+                                      count, strata::api::rawEnum(datatype), -1, root, -1, comm, stream});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclScatter,
@@ -228,10 +237,10 @@ NCCL_API_ALIAS(ncclResult_t, ncclScatter,
                 int root, ncclComm_t comm, cudaStream_t stream))
 
 NCCL_API_EXPORT ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t datatype,
-                                      int peer, ncclComm_t comm, cudaStream_t) {
+                                      int peer, ncclComm_t comm, cudaStream_t stream) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclSend", CollType::kSend, sendbuff, nullptr, count,
-                                      strata::api::rawEnum(datatype), -1, 0, peer, comm});
+                                      strata::api::rawEnum(datatype), -1, 0, peer, comm, stream});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclSend,
@@ -239,10 +248,10 @@ NCCL_API_ALIAS(ncclResult_t, ncclSend,
                 ncclComm_t comm, cudaStream_t stream))
 
 NCCL_API_EXPORT ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t datatype,
-                                      int peer, ncclComm_t comm, cudaStream_t) {
+                                      int peer, ncclComm_t comm, cudaStream_t stream) {
   return guarded([&] {
     return strata::api::call(CallArgs{"ncclRecv", CollType::kRecv, nullptr, recvbuff, count,
-                                      strata::api::rawEnum(datatype), -1, 0, peer, comm});
+                                      strata::api::rawEnum(datatype), -1, 0, peer, comm, stream});
   });
 }
 NCCL_API_ALIAS(ncclResult_t, ncclRecv,

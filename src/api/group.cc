@@ -8,6 +8,7 @@
 #include "algorithms/partition.h"
 #include "api/handle.h"
 #include "core/log.h"
+#include "exec/device_executor.h"
 #include "exec/host_executor.h"
 
 namespace strata::api {
@@ -158,7 +159,32 @@ Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
   return Status::Ok();
 }
 
+// Takes the device-buffer operations out of `ops` and enqueues them, per
+// communicator, on their stream (src/exec/device_executor.h).
+Status enqueueDeviceOps(std::vector<PendingOp>& ops) {
+  if (std::none_of(ops.begin(), ops.end(), [](const PendingOp& op) { return op.onDevice; })) {
+    return Status::Ok();
+  }
+  std::vector<std::pair<Communicator*, std::vector<exec::DeviceOp>>> perComm;
+  std::vector<PendingOp> hostOps;
+  for (auto& op : ops) {
+    if (!op.onDevice) {
+      hostOps.push_back(std::move(op));
+      continue;
+    }
+    STRATA_ASSIGN_OR_RETURN(Communicator * c, lookup(op.handle, "ncclGroupEnd"));
+    if (c->aborted()) return Aborted("communicator rank ", c->rank(), " was aborted");
+    auto it = std::find_if(perComm.begin(), perComm.end(), [c](auto& e) { return e.first == c; });
+    if (it == perComm.end()) it = perComm.insert(perComm.end(), {c, {}});
+    it->second.push_back(exec::DeviceOp{op.args, op.buffers, op.type, op.reduction, op.stream});
+  }
+  ops = std::move(hostOps);
+  for (auto& [c, dops] : perComm) STRATA_RETURN_IF_ERROR(exec::enqueueDeviceOps(*c, dops));
+  return Status::Ok();
+}
+
 Status runOps(std::vector<PendingOp>& ops) {
+  STRATA_RETURN_IF_ERROR(enqueueDeviceOps(ops));
   if (ops.empty()) return Status::Ok();
   std::vector<exec::RankWork> work;
   std::vector<std::unique_ptr<char[]>> temporaries;
@@ -207,7 +233,7 @@ Status submit(PendingOp op) {
   // A lone small all-reduce skips the group machinery: its latency is the
   // point. It runs the same protocol a group would choose for it.
   Communicator* comm = op.handle->impl.get();
-  if (comm != nullptr && comm->useLowLatency(op.args, op.type)) {
+  if (comm != nullptr && !op.onDevice && comm->useLowLatency(op.args, op.type)) {
     if (comm->aborted()) return Aborted("communicator rank ", comm->rank(), " was aborted");
     comm->enterOperation();
     Status s = exec::runLowLatencyNow(

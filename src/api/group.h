@@ -21,6 +21,8 @@ struct PendingOp {
   exec::Buffers buffers;
   DataType type = DataType::kFloat32;
   Reduction reduction;
+  bool onDevice = false;          // device buffers: run by the CUDA executor
+  cudaStream_t stream = nullptr;  // the caller's stream (device buffers)
 };
 
 struct PendingInit {

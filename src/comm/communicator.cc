@@ -11,7 +11,10 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "algorithms/partition.h"
+#include "cuda/device_comm.h"
+#include "cuda/runtime.h"
 #include "net/auth.h"
+#include "transports/descriptor.h"
 
 namespace strata {
 namespace {
@@ -21,7 +24,7 @@ constexpr int kMaxChannels = 32;
 
 struct ParamsWire {
   int32_t nchannels;
-  int32_t reserved;
+  int32_t device;  // 1: this rank can run device work
   uint64_t stepBytes;
   uint64_t directMaxBytes;
   uint64_t singleCopyMinBytes;  // UINT64_MAX: this rank turned single copy off
@@ -95,6 +98,16 @@ Status Communicator::init(const bootstrap::UniqueId& id) {
     busy = pinned && cores > 0 && local <= cores ? spin_.count() : 0;
   }
   busyPoll_ = std::min(spin_, std::chrono::microseconds(busy));
+  if (params_.device) {
+    cuda::DeviceCommOptions dopt;
+    dopt.rank = rank_;
+    dopt.nranks = nranks_;
+    dopt.nchannels = options_.nchannels + 1;
+    dopt.hostId = transport::hostIdentity();
+    dopt.processToken = transport::processToken();
+    dopt.timeout = options_.timeout;
+    STRATA_ASSIGN_OR_RETURN(device_, cuda::DeviceComm::create(*bootstrap_, dopt));
+  }
   STRATA_INFO(log::kInit, "comm rank ", rank_, "/", nranks_, " ready: ", params_.nchannels,
               " channels, ", params_.stepBytes, " bytes per step");
   return Status::Ok();
@@ -111,6 +124,13 @@ Status Communicator::agreeOnParams() {
   std::vector<ParamsWire> all(nranks_);
   uint64_t direct =
       static_cast<uint64_t>(std::max<int64_t>(0, config::getInt("STRATA_DIRECT_MAX_BYTES")));
+  int32_t device = cuda::deviceExecutionAvailable().ok() ? 1 : 0;
+  if (device) {
+    // Device FIFOs must hold a step with room to spare, as the host ones do.
+    cuda::FifoGeometry g = cuda::fifoGeometryFromSettings(options_.nchannels + 1);
+    if (!cuda::checkFifoGeometry(g).ok()) return cuda::checkFifoGeometry(g).withContext("STRATA_CUDA_*");
+    step = std::min<size_t>(step, g.nslots * g.slotBytes / 2);
+  }
   STRATA_ASSIGN_OR_RETURN(SingleCopyMode mode, singleCopyMode());
   uint64_t singleCopyMin = UINT64_MAX;
   if (mode != SingleCopyMode::kOff) {
@@ -124,7 +144,7 @@ Status Communicator::agreeOnParams() {
     lowLatency = static_cast<uint64_t>(std::clamp<int64_t>(config::getInt("STRATA_LL_MAX_BYTES"), 0,
                                                            static_cast<int64_t>(kLowLatencyMaxBytes)));
   }
-  all[rank_] = ParamsWire{options_.nchannels, 0,          step, direct, singleCopyMin,
+  all[rank_] = ParamsWire{options_.nchannels, device,     step, direct, singleCopyMin,
                           reinterpret_cast<uintptr_t>(&probeWord_), probeWord_, lowLatency};
   STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(ParamsWire)),
                              "agreeing on communicator parameters");
@@ -134,7 +154,9 @@ Status Communicator::agreeOnParams() {
   params_.lowLatencyMaxBytes = kLowLatencyMaxBytes;
   uint64_t singleCopyMinAll = 0;
   std::vector<uint64_t> probeAddrs, probeValues;
+  params_.device = true;
   for (const auto& p : all) {
+    params_.device = params_.device && p.device == 1;
     singleCopyMinAll = std::max(singleCopyMinAll, p.singleCopyMinBytes);
     params_.lowLatencyMaxBytes = std::min<size_t>(params_.lowLatencyMaxBytes, p.lowLatencyMaxBytes);
     probeAddrs.push_back(p.probeAddr);
@@ -236,6 +258,7 @@ bool Communicator::useSingleCopy(const plan::CollArgs& args, DataType type) cons
 
 Communicator::~Communicator() {
   // Connections reference the bootstrap; tear down in reverse order.
+  device_.reset();
   connections_.reset();
   bootstrap_.reset();
 }
@@ -327,11 +350,15 @@ void Communicator::abort() {
   recordError(Aborted("communicator rank ", rank_, " was aborted"));
   if (bootstrap_) bootstrap_->abort();
   if (connections_) connections_->abort();
+  if (device_) device_->abort();
 }
 
 Status Communicator::asyncError() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return asyncError_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!asyncError_.ok()) return asyncError_;
+  }
+  return device_ ? device_->asyncError() : Status::Ok();
 }
 
 void Communicator::recordError(const Status& s) {

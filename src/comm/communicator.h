@@ -21,6 +21,10 @@
 
 namespace strata {
 
+namespace cuda {
+class DeviceComm;
+}
+
 struct CommOptions {
   bool blocking = true;
   int nchannels = 0;  // 0: from STRATA_NCHANNELS
@@ -45,6 +49,7 @@ struct AgreedParams {
   // All-reduces of at most this many bytes use the low-latency protocol
   // (0: never; every rank reaches every peer through memory otherwise).
   size_t lowLatencyMaxBytes = 0;
+  bool device = false;        // every rank can run device work (see src/cuda)
 };
 
 class Communicator {
@@ -68,6 +73,9 @@ class Communicator {
   size_t streamMinBytes() const { return streamMin_; }
   bootstrap::Bootstrap& bootstrap() { return *bootstrap_; }
   transport::ConnectionManager& connections() { return *connections_; }
+  // The device side (FIFOs in GPU memory), or nullptr when not every rank
+  // can run device work.
+  cuda::DeviceComm* device() { return device_.get(); }
 
   // The cached plan for an operation of this communicator.
   StatusOr<std::shared_ptr<const plan::RankPlan>> planFor(const plan::CollArgs& args,
@@ -119,6 +127,7 @@ class Communicator {
   AgreedParams params_;
   std::unique_ptr<bootstrap::Bootstrap> bootstrap_;
   std::unique_ptr<transport::ConnectionManager> connections_;
+  std::unique_ptr<cuda::DeviceComm> device_;
   AbortFlag abort_{false};
   std::atomic<int> active_{0};
   uint32_t controlSeq_ = 0;

@@ -80,6 +80,17 @@ const std::vector<Setting> kSettings = {
      "(bypassing the caches); 0: never"},
     {"STRATA_CHUNK_BYTES", nullptr, T::kInt, "0",
      "bytes per pipelined step; 0 derives it from the FIFO size"},
+    // CUDA (device buffers)
+    {"STRATA_CUDA_EXPERIMENTAL", nullptr, T::kBool, "0",
+     "allow collectives on device buffers through the CUDA executor (not yet validated on a GPU)"},
+    {"STRATA_CUDA_NSLOTS", nullptr, T::kInt, "4", "slots per device FIFO (2..16)"},
+    {"STRATA_CUDA_SLOT_BYTES", nullptr, T::kInt, "262144",
+     "bytes per slot of a device FIFO (simple protocol)"},
+    {"STRATA_CUDA_LL_SLOT_BYTES", nullptr, T::kInt, "65536",
+     "bytes per slot of a device FIFO's LL (low-latency) area"},
+    {"STRATA_CUDA_LL_MAX_BYTES", nullptr, T::kInt, "65536",
+     "operations of at most this many bytes (and half the LL FIFO capacity) use the LL protocol on the GPU"},
+    {"STRATA_CUDA_THREADS", nullptr, T::kInt, "512", "threads per block of the CUDA executor"},
 };
 
 const char* lookupRaw(const Setting& s) {
