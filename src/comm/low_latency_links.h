@@ -13,10 +13,11 @@ namespace strata {
 
 // The most bytes one low-latency all-reduce moves per rank.
 inline constexpr size_t kLowLatencyMaxBytes = 4096;
-static_assert(kLowLatencyMaxBytes % 4 == 0, "contributions are copied in whole 4-byte words");
-// One half of a mailbox: a header line and one line per 4 bytes of data,
-// 8 bytes a line, rounded to cache lines.
-inline constexpr size_t kLowLatencyHalfBytes = (8 + 2 * kLowLatencyMaxBytes + 63) / 64 * 64;
+static_assert(kLowLatencyMaxBytes % 64 == 0, "mailbox halves stay cache-line aligned");
+// One half of a mailbox: a header (sequence number, size and type) on a
+// cache line of its own, then the data.
+inline constexpr size_t kLowLatencyHeaderBytes = 64;
+inline constexpr size_t kLowLatencyHalfBytes = kLowLatencyHeaderBytes + kLowLatencyMaxBytes;
 inline constexpr size_t kLowLatencyMailboxBytes = 2 * kLowLatencyHalfBytes;
 
 struct LowLatencyLinks {

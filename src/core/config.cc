@@ -66,9 +66,9 @@ const std::vector<Setting> kSettings = {
     {"STRATA_NCHANNELS", nullptr, T::kInt, "2", "channels (parallel rings) per collective"},
     {"STRATA_DIRECT_MAX_BYTES", nullptr, T::kInt, "16384",
      "all-reduce of at most this many bytes uses the one-step direct algorithm (0: never)"},
-    {"STRATA_LL_MAX_BYTES", nullptr, T::kInt, "1024",
+    {"STRATA_LL_MAX_BYTES", nullptr, T::kInt, "4096",
      "all-reduce of at most this many bytes (at most 4096) between ranks that share memory uses "
-     "the low-latency flag-in-data protocol (0: never)"},
+     "the low-latency mailbox protocol (0: never)"},
     {"STRATA_SINGLE_COPY", nullptr, T::kString, "auto",
      "large all-reduce, reduce-scatter, all-gather and broadcast read peers' buffers directly: "
      "auto (when all ranks share one process), 1 (also across processes of one host, with "

@@ -11,20 +11,21 @@
 namespace strata::exec {
 namespace {
 
-constexpr uint32_t kHeaderTag = 0xA5u << 24;  // marks an all-reduce header line
+constexpr uint32_t kHeaderTag = 0xA5u << 24;  // marks an all-reduce header
 
-uint64_t line(uint32_t flag, uint32_t data) { return (uint64_t{flag} << 32) | data; }
+uint64_t headerWord(uint32_t seq, uint32_t header) { return (uint64_t{seq} << 32) | header; }
 
-std::atomic<uint64_t>* lines(char* half) { return reinterpret_cast<std::atomic<uint64_t>*>(half); }
+// Sequence numbers skip 0 (what fresh memory holds) and keep alternating in
+// parity across the wrap (0xffffffff is followed by 2), so consecutive calls
+// always use different halves.
+uint32_t nextSeq(uint32_t seq) { return seq + 1 == 0 ? 2 : seq + 1; }
 
-uint32_t nextSeq(uint32_t seq) { return seq + 1 == 0 ? 1 : seq + 1; }
-
-// Contributions of every rank, kept per thread between calls.
-thread_local std::vector<char> tlsStaging;
+std::atomic<uint64_t>& headerOf(char* half) { return *reinterpret_cast<std::atomic<uint64_t>*>(half); }
+char* dataOf(char* half) { return half + kLowLatencyHeaderBytes; }
 
 }  // namespace
 
-static_assert(std::atomic<uint64_t>::is_always_lock_free, "LL lines are single atomic words");
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "the header is one atomic word");
 
 struct LowLatencyRunner::State {
   Communicator* comm;
@@ -33,82 +34,71 @@ struct LowLatencyRunner::State {
   int rank;
   int nranks;
   size_t bytes;
-  size_t nlines;  // data lines
   uint32_t header;
   bool sent = false;
   bool reduced = false;
-  std::vector<size_t> linesSeen;  // per peer: valid lines read so far (header included)
-  int pending;                    // peers whose data is not complete
-  char* staging;
-
-  char* contribution(int p) { return staging + static_cast<size_t>(p) * kLowLatencyMaxBytes; }
+  uint32_t received = 0;  // bit p: rank p's contribution has arrived (n <= 32)
+  uint32_t expected = 0;
 
   void sendAll() {
-    const auto* in = static_cast<const unsigned char*>(task.buffers.input);
     for (int p = 0; p < nranks; ++p) {
       if (p == rank) continue;
       uint32_t seq = links->sendSeq[p] = nextSeq(links->sendSeq[p]);
-      std::atomic<uint64_t>* out = lines(links->send[p].base + (seq & 1) * kLowLatencyHalfBytes);
-      size_t full = bytes / 4;
-      for (size_t i = 0; i < full; ++i) {
-        uint32_t word;
-        std::memcpy(&word, in + 4 * i, 4);
-        out[1 + i].store(line(seq, word), std::memory_order_relaxed);
-      }
-      if (full < nlines) {
-        uint32_t word = 0;
-        std::memcpy(&word, in + 4 * full, bytes - 4 * full);
-        out[1 + full].store(line(seq, word), std::memory_order_relaxed);
-      }
-      out[0].store(line(seq, header), std::memory_order_release);
+      char* half = links->send[p].base + (seq & 1) * kLowLatencyHalfBytes;
+      std::memcpy(dataOf(half), task.buffers.input, bytes);
+      // Release: a reader that sees this header sees the data before it.
+      headerOf(half).store(headerWord(seq, header), std::memory_order_release);
       transport::ring(links->send[p].peerBell);
     }
-    // My own contribution, staged so that an in-place output cannot
-    // overwrite it before rank order reaches it.
-    std::memcpy(contribution(rank), in, bytes);
   }
 
-  // Reads what has arrived from `p`; true once all of it has.
-  StatusOr<bool> receive(int p, bool* progressed) {
+  // Whether rank p's contribution of this call has arrived.
+  StatusOr<bool> arrived(int p) {
     uint32_t seq = nextSeq(links->recvSeq[p]);
-    std::atomic<uint64_t>* in = lines(links->recv[p].base + (seq & 1) * kLowLatencyHalfBytes);
-    size_t& seen = linesSeen[p];
-    if (seen == 0) {
-      uint64_t h = in[0].load(std::memory_order_acquire);
-      if (static_cast<uint32_t>(h >> 32) != seq) return false;
-      if (static_cast<uint32_t>(h) != header) {
-        uint32_t theirs = static_cast<uint32_t>(h);
-        return InvalidUsage("rank ", rank, " runs an all-reduce of ", bytes, " bytes of ",
-                            dataTypeName(task.type), " but rank ", p, " sent ",
-                            (theirs & 0xff000000u) == kHeaderTag
-                                ? strCat(theirs & 0xffffu, " bytes of type ", (theirs >> 16) & 0xffu)
-                                : std::string("a message of another protocol"),
-                            ": every rank must call the same collectives in the same order");
-      }
-      seen = 1;
-      *progressed = true;
+    char* half = links->recv[p].base + (seq & 1) * kLowLatencyHalfBytes;
+    uint64_t h = headerOf(half).load(std::memory_order_acquire);
+    if (static_cast<uint32_t>(h >> 32) != seq) return false;
+    uint32_t theirs = static_cast<uint32_t>(h);
+    if (theirs != header) {
+      return InvalidUsage("rank ", rank, " runs an all-reduce of ", bytes, " bytes of ",
+                          dataTypeName(task.type), " but rank ", p, " sent ",
+                          (theirs & 0xff000000u) == kHeaderTag
+                              ? strCat(theirs & 0xffffu, " bytes of type ", (theirs >> 16) & 0xffu)
+                              : std::string("a message of another protocol"),
+                          ": every rank must call the same collectives in the same order");
     }
-    // The contribution buffer has room for whole words (kLowLatencyMaxBytes
-    // is a multiple of 4), so every line is copied as a full word.
-    char* dst = contribution(p);
-    size_t start = seen;
-    while (seen <= nlines) {
-      uint64_t v = in[seen].load(std::memory_order_acquire);
-      if (static_cast<uint32_t>(v >> 32) != seq) break;
-      uint32_t word = static_cast<uint32_t>(v);
-      std::memcpy(dst + 4 * (seen - 1), &word, 4);
-      ++seen;
-    }
-    if (seen != start) *progressed = true;
-    if (seen <= nlines) return false;
-    links->recvSeq[p] = seq;
     return true;
+  }
+
+  // Only the first operand of the reduction may share memory with the
+  // output: as rank > 0 in place, keep a copy of my input, taken before the
+  // reduction starts writing the output.
+  const void* own = nullptr;
+  // Per runner, not per thread: one thread may drive several ranks (a group).
+  alignas(64) char ownCopy[kLowLatencyMaxBytes];
+  void keepOwn() {
+    const char* in = static_cast<const char*>(task.buffers.input);
+    const char* out = static_cast<const char*>(task.buffers.output);
+    own = in;
+    if (rank > 0 && in < out + bytes && out < in + bytes) {
+      std::memcpy(ownCopy, in, bytes);
+      own = ownCopy;
+    }
+  }
+
+  // Rank k's contribution: mine, or the data in k's mailbox half, which
+  // stays untouched until k sends the call after next (by then this call is
+  // over: k cannot start it before receiving my next contribution).
+  const void* contribution(int k) {
+    if (k == rank) return own;
+    uint32_t seq = links->recvSeq[k];
+    return dataOf(links->recv[k].base + (seq & 1) * kLowLatencyHalfBytes);
   }
 };
 
 LowLatencyRunner::LowLatencyRunner(Communicator* comm, LowLatencyLinks* links,
                                    const LowLatencyTask& task)
-    : s_(std::make_unique<State>()) {
+    : s_(new State) {  // default-initialised: the copy buffer is not zeroed
   State& s = *s_;
   s.comm = comm;
   s.links = links;
@@ -116,14 +106,9 @@ LowLatencyRunner::LowLatencyRunner(Communicator* comm, LowLatencyLinks* links,
   s.rank = comm->rank();
   s.nranks = comm->nranks();
   s.bytes = task.count * dataTypeSize(task.type);
-  s.nlines = (s.bytes + 3) / 4;
   s.header = kHeaderTag | (static_cast<uint32_t>(task.type) & 0xffu) << 16 |
              static_cast<uint32_t>(s.bytes & 0xffffu);
-  s.linesSeen.assign(s.nranks, 0);
-  s.pending = s.nranks - 1;
-  size_t need = static_cast<size_t>(s.nranks) * kLowLatencyMaxBytes;
-  if (tlsStaging.size() < need) tlsStaging.resize(need);
-  s.staging = tlsStaging.data();
+  s.expected = (s.nranks >= 32 ? ~0u : (1u << s.nranks) - 1) & ~(1u << s.rank);
 }
 
 LowLatencyRunner::~LowLatencyRunner() = default;
@@ -136,18 +121,22 @@ StatusOr<bool> LowLatencyRunner::advance() {
   bool progressed = false;
   if (!s.sent) {
     s.sendAll();
+    s.keepOwn();
     s.sent = true;
     progressed = true;
   }
-  for (int p = 0; p < s.nranks && s.pending > 0; ++p) {
-    if (p == s.rank || s.linesSeen[p] > s.nlines) continue;
-    STRATA_ASSIGN_OR_RETURN(bool complete, s.receive(p, &progressed));
-    if (complete) --s.pending;
+  for (int p = 0; p < s.nranks && s.received != s.expected; ++p) {
+    if (p == s.rank || (s.received & (1u << p))) continue;
+    STRATA_ASSIGN_OR_RETURN(bool here, s.arrived(p));
+    if (!here) continue;
+    s.links->recvSeq[p] = nextSeq(s.links->recvSeq[p]);
+    s.received |= 1u << p;
+    progressed = true;
   }
-  if (s.pending > 0) return progressed;
-  STRATA_RETURN_IF_ERROR(reduceInRankOrder(
-      s.task.type, s.task.reduction, s.task.buffers.output, s.task.count, s.nranks,
-      [&](int k) -> StatusOr<const void*> { return static_cast<const void*>(s.contribution(k)); }));
+  if (s.received != s.expected) return progressed;
+  STRATA_RETURN_IF_ERROR(reduceInRankOrder(s.task.type, s.task.reduction, s.task.buffers.output,
+                                           s.task.count, s.nranks,
+                                           [&](int k) -> StatusOr<const void*> { return s.contribution(k); }));
   s.reduced = true;
   return true;
 }
@@ -156,7 +145,7 @@ std::string LowLatencyRunner::describe() const {
   const State& s = *s_;
   std::string waiting;
   for (int p = 0; p < s.nranks; ++p) {
-    if (p != s.rank && s.linesSeen[p] <= s.nlines) waiting += strCat(waiting.empty() ? "" : ", ", p);
+    if (p != s.rank && !(s.received & (1u << p))) waiting += strCat(waiting.empty() ? "" : ", ", p);
   }
   return strCat("low-latency all-reduce of ", s.bytes, " bytes waiting for rank(s) ", waiting);
 }
@@ -164,7 +153,7 @@ std::string LowLatencyRunner::describe() const {
 Status LowLatencyRunner::health() {
   State& s = *s_;
   for (int p = 0; p < s.nranks; ++p) {
-    if (p == s.rank || s.linesSeen[p] > s.nlines) continue;
+    if (p == s.rank || (s.received & (1u << p))) continue;
     // The peer's liveness is watched by its FIFO connections on channel 0.
     STRATA_ASSIGN_OR_RETURN(transport::RecvConnection * c, s.comm->connections().recv(p, 0));
     STRATA_RETURN_IF_ERROR(c->health());

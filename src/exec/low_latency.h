@@ -1,20 +1,19 @@
-// The low-latency (LL) all-reduce for small messages between ranks that
-// reach each other through memory. Every rank writes its whole input to
-// every peer's mailbox as 8-byte lines, each holding 4 bytes of data and a
-// 4-byte flag (the call's sequence number), with single atomic stores. A
-// reader knows a line is valid when its flag matches, so there is no
-// separate "data ready" signal, no slot bookkeeping and no acknowledgement:
-// one cache-line transfer per 32 bytes, one handoff per call. Every rank
-// then reduces the n contributions in rank order 0..n-1, so all ranks hold
-// identical bits.
+// The low-latency all-reduce for small messages between ranks that reach
+// each other through memory. Every rank copies its input into a mailbox in
+// each peer's memory and then publishes a header word (the call's sequence
+// number, size and type) with a release store; a reader that acquires a
+// header with the expected sequence number sees the data before it. There
+// is no head/tail bookkeeping and no acknowledgement: one handoff per call,
+// and peers reduce straight from the mailboxes. Every rank reduces the n
+// contributions in rank order 0..n-1, so all ranks hold identical bits.
 //
 // Mailboxes alternate between two halves by sequence parity. A writer of
 // call s reuses the half of call s-2, which every reader has finished: the
 // writer is in call s only after receiving everyone's call s-1 data, which
 // each rank sends only after finishing call s-2.
 //
-// A header line carries the byte count and datatype, so ranks that disagree
-// on the call get an error instead of reading a wrong-sized message.
+// The header carries the byte count and datatype, so ranks that disagree on
+// the call get an error instead of reading a wrong-sized message.
 #pragma once
 
 #include <memory>
