@@ -28,6 +28,7 @@ struct CommOptions {
   int nchannels = 0;  // 0: from STRATA_NCHANNELS
   std::string name;
   std::chrono::milliseconds timeout{0};  // 0: from STRATA_TIMEOUT
+  int cudaDevice = -1;  // GPU for device buffers; -1: none
 };
 
 // Parameters all ranks of a communicator share, agreed at creation.

@@ -72,6 +72,21 @@ class RelaxedCapture {
   cudaStreamCaptureMode mode_;
 };
 
+// Makes `device` current for a scope and restores the caller's device.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    if (cudaGetDevice(&saved_) != cudaSuccess) saved_ = -1;
+    if (saved_ != device) cudaSetDevice(device);
+  }
+  ~DeviceGuard() {
+    if (saved_ >= 0) cudaSetDevice(saved_);
+  }
+
+ private:
+  int saved_ = -1;
+};
+
 struct LoweredEntry {
   std::vector<std::shared_ptr<const plan::RankPlan>> plans;  // keep addresses unique
   void* memory = nullptr;  // steps then lanes
@@ -106,6 +121,7 @@ struct DeviceComm::Impl {
   std::vector<std::pair<void*, size_t>> spare;  // per base slot, for buffers a rank passed as NULL
 
   ~Impl() {
+    DeviceGuard onDevice(device >= 0 ? device : 0);
     cudaDeviceSynchronize();  // kernels of this communicator may still run
     for (auto& [k, e] : lowered) cudaFree(e.memory);
     for (void* p : retired) cudaFree(p);
@@ -134,7 +150,12 @@ Status DeviceComm::Impl::upload(void* dst, const void* src, size_t bytes) {
 }
 
 Status DeviceComm::Impl::setUpLocal(DeviceRankInfo* me) {
-  STRATA_CUDA_CHECK(cudaGetDevice(&device));
+  if (opt.device >= 0) {
+    device = opt.device;
+  } else {
+    STRATA_CUDA_CHECK(cudaGetDevice(&device));
+  }
+  DeviceGuard onDevice(device);
   char bus[kMaxBusIdBytes] = {};
   STRATA_CUDA_CHECK(cudaDeviceGetPCIBusId(bus, sizeof bus, device));
   geometry = fifoGeometryFromSettings(opt.nchannels);
@@ -181,6 +202,7 @@ Status DeviceComm::Impl::setUpLocal(DeviceRankInfo* me) {
 }
 
 Status DeviceComm::Impl::connect(const std::vector<std::string>& all, const DeviceRankInfo& me) {
+  DeviceGuard onDevice(device);
   const int n = opt.nranks;
   peers.resize(n);
   paths.assign(n, PeerPath::kSameProcess);
@@ -356,7 +378,7 @@ Status DeviceComm::enqueue(const std::vector<DeviceLaunchSpec>& launches, void* 
   STRATA_RETURN_IF_ERROR(asyncError());
   RelaxedCapture relaxed;
   std::lock_guard<std::mutex> lock(impl_->mu);
-  STRATA_CUDA_CHECK(cudaSetDevice(impl_->device));
+  DeviceGuard onDevice(impl_->device);
   for (const DeviceLaunchSpec& spec : launches) {
     if (spec.lanes.empty()) continue;
     if (spec.ops.size() > static_cast<size_t>(kMaxOpsPerLaunch)) {

@@ -26,6 +26,7 @@ struct DeviceCommOptions {
   std::string hostId;
   uint64_t processToken = 0;
   std::chrono::milliseconds timeout{0};
+  int device = -1;  // -1: the calling thread's current device
 };
 
 // One operation's plan and buffers inside a launch.
