@@ -87,6 +87,51 @@ class DeviceGuard {
   int saved_ = -1;
 };
 
+// Peer FIFO allocations opened through CUDA IPC, shared by the ranks of
+// this process: a handle is opened once per process and closed when its
+// last user goes.
+class IpcMappings {
+ public:
+  static IpcMappings& get() {
+    static IpcMappings* m = new IpcMappings();  // outlives static destructors
+    return *m;
+  }
+  StatusOr<void*> open(const uint8_t (&bytes)[kIpcHandleBytes], int device) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string key(reinterpret_cast<const char*>(bytes), kIpcHandleBytes);
+    key.append(reinterpret_cast<const char*>(&device), sizeof device);
+    auto it = open_.find(key);
+    if (it != open_.end()) {
+      ++it->second.second;
+      return it->second.first;
+    }
+    cudaIpcMemHandle_t h;
+    std::memcpy(&h, bytes, kIpcHandleBytes);
+    void* p = nullptr;
+    cudaError_t e = cudaIpcOpenMemHandle(&p, h, cudaIpcMemLazyEnablePeerAccess);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      return Status(Code::kCudaError, strCat("cudaIpcOpenMemHandle: ", cudaErrorText(e)));
+    }
+    open_[key] = {p, 1};
+    return p;
+  }
+  void close(void* p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = open_.begin(); it != open_.end(); ++it) {
+      if (it->second.first == p && --it->second.second == 0) {
+        cudaIpcCloseMemHandle(p);
+        open_.erase(it);
+        return;
+      }
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::pair<void*, int>> open_;
+};
+
 struct LoweredEntry {
   std::vector<std::shared_ptr<const plan::RankPlan>> plans;  // keep addresses unique
   void* memory = nullptr;  // steps then lanes
@@ -127,7 +172,7 @@ struct DeviceComm::Impl {
     for (void* p : retired) cudaFree(p);
     for (auto& [p, n] : spare) cudaFree(p);
     cudaFree(scratch);
-    for (void* p : ipcOpened) cudaIpcCloseMemHandle(p);
+    for (void* p : ipcOpened) IpcMappings::get().close(p);
     cudaFree(sendTable);
     cudaFree(recvTable);
     cudaFree(fifoMemory);
@@ -237,18 +282,14 @@ Status DeviceComm::Impl::connect(const std::vector<std::string>& all, const Devi
     if (paths[r] == PeerPath::kSameProcess) {
       peerBase[r] = reinterpret_cast<uint8_t*>(peers[r].fifoBase);
     } else if (paths[r] == PeerPath::kIpc) {
-      cudaIpcMemHandle_t h;
-      std::memcpy(&h, peers[r].ipcHandle, kIpcHandleBytes);
-      void* p = nullptr;
-      cudaError_t e = cudaIpcOpenMemHandle(&p, h, cudaIpcMemLazyEnablePeerAccess);
-      if (e != cudaSuccess) {
-        cudaGetLastError();
+      auto p = IpcMappings::get().open(peers[r].ipcHandle, device);
+      if (!p.ok()) {
         STRATA_INFO(log::kInit, "rank ", opt.rank, ": cannot open rank ", r, "'s IPC handle (",
-                    cudaErrorText(e), "): host-staged");
+                    p.status().message(), "): host-staged");
         paths[r] = PeerPath::kHostStaged;
       } else {
-        ipcOpened.push_back(p);
-        peerBase[r] = static_cast<uint8_t*>(p);
+        ipcOpened.push_back(p.value());
+        peerBase[r] = static_cast<uint8_t*>(p.value());
       }
     }
     STRATA_INFO(log::kInit, "rank ", opt.rank, " -> rank ", r, " device path ",
@@ -370,7 +411,21 @@ StatusOr<std::unique_ptr<DeviceComm>> DeviceComm::create(bootstrap::Bootstrap& b
   std::string mine = local.ok() ? me.encode() : std::string();
   STRATA_ASSIGN_OR_RETURN(auto all, bootstrap.allGatherStrings(mine));
   if (!local.ok()) return local.withContext("setting up device FIFOs");
-  STRATA_RETURN_IF_ERROR(impl->connect(all, me).withContext("connecting device FIFOs"));
+  Status connected = impl->connect(all, me).withContext("connecting device FIFOs");
+  // Both ends must agree that a pair is reachable, or one side would launch
+  // and wait for a peer that refuses: exchange each rank's view.
+  std::string row(static_cast<size_t>(options.nranks), '\0');
+  if (connected.ok()) {
+    for (int r = 0; r < options.nranks; ++r) {
+      row[r] = impl->paths[r] != PeerPath::kHostStaged ? 1 : 0;
+    }
+  }
+  STRATA_ASSIGN_OR_RETURN(auto rows, bootstrap.allGatherStrings(row));
+  STRATA_RETURN_IF_ERROR(connected);
+  for (int r = 0; r < options.nranks; ++r) {
+    if (rows[r].size() != row.size()) return RemoteError("rank ", r, " sent a bad reachability row");
+    if (rows[r][options.rank] == 0) impl->paths[r] = PeerPath::kHostStaged;
+  }
   return std::unique_ptr<DeviceComm>(new DeviceComm(std::move(impl)));
 }
 
