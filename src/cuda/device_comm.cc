@@ -33,6 +33,39 @@ FifoGeometry fifoGeometryFromSettings(int nchannels) {
   return g;
 }
 
+StatusOr<std::vector<LoweredLane>> lowerLaunch(const DeviceLaunchSpec& spec, int nranks,
+                                               int nchannels, uint64_t llMaxBytes) {
+  if (spec.ops.size() > static_cast<size_t>(kMaxOpsPerLaunch)) {
+    return InvalidUsage("more than ", kMaxOpsPerLaunch,
+                        " device operations in one launch (a group's sends and receives)");
+  }
+  const bool reduces = spec.type != DataType::kUint8 || spec.reduction.hasPreScale ||
+                       spec.reduction.postDivisor > 1;
+  const DevProtocol proto = chooseProtocol(spec.operationBytes, llMaxBytes);
+  std::vector<LoweredLane> lanes(spec.lanes.size());
+  for (size_t l = 0; l < spec.lanes.size(); ++l) {
+    for (auto [opIdx, progIdx] : spec.lanes[l]) {
+      if (opIdx < 0 || static_cast<size_t>(opIdx) >= spec.ops.size() ||
+          progIdx < 0 || static_cast<size_t>(progIdx) >= spec.ops[opIdx].plan->programs.size()) {
+        return InternalError("launch lane ", l, " names operation ", opIdx, " program ", progIdx,
+                             " that does not exist");
+      }
+      const DeviceOpSpec& op = spec.ops[opIdx];
+      LoweringContext ctx;
+      ctx.nranks = nranks;
+      ctx.nchannels = nchannels;
+      ctx.elemSize = op.elemSize;
+      ctx.preScale = reduces && spec.reduction.hasPreScale;
+      ctx.postDivide = reduces && spec.reduction.postDivisor > 1;
+      ctx.inputBase = static_cast<uint8_t>(kBufFirstOp + 2 * opIdx);
+      ctx.outputBase = static_cast<uint8_t>(kBufFirstOp + 2 * opIdx + 1);
+      STRATA_RETURN_IF_ERROR(lowerProgram(op.plan->programs[progIdx], ctx, &lanes[l]));
+    }
+    lanes[l].protocol = spec.perLaneProtocol ? chooseProtocol(lanes[l].bytes, llMaxBytes) : proto;
+  }
+  return lanes;
+}
+
 uint64_t planExtentBytes(const plan::RankPlan& p, plan::Buf buf, size_t elemSize) {
   uint64_t extent = 0;
   for (const auto& prog : p.programs) {
@@ -316,8 +349,6 @@ StatusOr<void*> DeviceComm::Impl::grow(void** p, size_t* have, size_t need) {
 }
 
 StatusOr<const LoweredEntry*> DeviceComm::Impl::lanesFor(const DeviceLaunchSpec& spec) {
-  const bool reduces = spec.type != DataType::kUint8 || spec.reduction.hasPreScale ||
-                       spec.reduction.postDivisor > 1;
   const DevProtocol proto = chooseProtocol(spec.operationBytes, llMaxBytes);
   std::string key;
   auto put = [&key](const void* p, size_t n) { key.append(static_cast<const char*>(p), n); };
@@ -337,23 +368,11 @@ StatusOr<const LoweredEntry*> DeviceComm::Impl::lanesFor(const DeviceLaunchSpec&
   auto it = lowered.find(key);
   if (it != lowered.end()) return &it->second;
 
-  std::vector<LoweredLane> lanes(spec.lanes.size());
-  for (size_t l = 0; l < spec.lanes.size(); ++l) {
-    for (auto [opIdx, progIdx] : spec.lanes[l]) {
-      const DeviceOpSpec& op = spec.ops.at(opIdx);
-      LoweringContext ctx;
-      ctx.nranks = opt.nranks;
-      ctx.nchannels = static_cast<int>(geometry.nchannels);
-      ctx.elemSize = op.elemSize;
-      ctx.preScale = reduces && spec.reduction.hasPreScale;
-      ctx.postDivide = reduces && spec.reduction.postDivisor > 1;
-      ctx.inputBase = static_cast<uint8_t>(kBufFirstOp + 2 * opIdx);
-      ctx.outputBase = static_cast<uint8_t>(kBufFirstOp + 2 * opIdx + 1);
-      STRATA_RETURN_IF_ERROR(lowerProgram(op.plan->programs.at(progIdx), ctx, &lanes[l]));
-    }
-    lanes[l].protocol =
-        spec.perLaneProtocol ? chooseProtocol(lanes[l].bytes, llMaxBytes) : proto;
-    for (const DevStep& s : lanes[l].steps) {
+  STRATA_ASSIGN_OR_RETURN(std::vector<LoweredLane> lanes,
+                          lowerLaunch(spec, opt.nranks, static_cast<int>(geometry.nchannels),
+                                      llMaxBytes));
+  for (const LoweredLane& lane : lanes) {
+    for (const DevStep& s : lane.steps) {
       for (int32_t f : {s.sendFifo, s.recvFifo}) {
         if (f < 0) continue;
         int peer = f % opt.nranks;
@@ -436,10 +455,6 @@ Status DeviceComm::enqueue(const std::vector<DeviceLaunchSpec>& launches, void* 
   DeviceGuard onDevice(impl_->device);
   for (const DeviceLaunchSpec& spec : launches) {
     if (spec.lanes.empty()) continue;
-    if (spec.ops.size() > static_cast<size_t>(kMaxOpsPerLaunch)) {
-      return InvalidUsage("more than ", kMaxOpsPerLaunch,
-                          " device operations in one launch (a group's sends and receives)");
-    }
     STRATA_ASSIGN_OR_RETURN(const LoweredEntry* entry, impl_->lanesFor(spec));
     DevLaunch L;
     L.lanes = entry->lanes;
