@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "cuda/runtime.h"
 #include "kernels/host/reduce.h"
 #include "net/socket.h"
 #include "strata.h"
@@ -12,6 +13,12 @@
 int main() {
   std::printf("Strata %s\n", strataGetVersionString());
   std::printf("host reduction kernels: %s\n", strata::kernels::reduceImplName());
+  {
+    strata::Status dev = strata::cuda::deviceExecutionAvailable();
+    std::printf("cuda: %s, %d device(s); device buffers: %s\n",
+                strata::cuda::builtWithCuda() ? "built" : "not built", strata::cuda::deviceCount(),
+                dev.ok() ? "enabled (STRATA_CUDA_EXPERIMENTAL)" : dev.message().c_str());
+  }
   std::printf("host identity: %s\n", strata::transport::hostIdentity().c_str());
   auto ifs = strata::net::findInterfaces();
   if (ifs.ok()) {

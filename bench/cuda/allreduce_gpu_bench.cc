@@ -9,8 +9,12 @@
 // bytes of memory traffic and takes at least 8S / B, where B is the
 // read+write bandwidth of cudaMemcpy D2D measured in the same run.
 //
-//   STRATA_CUDA_EXPERIMENTAL=1 build/bench/cuda_allreduce_bench [--ranks 2]
+//   build/bench/cuda_allreduce_bench [--ranks 2] [--channels 16]
 //       [--min 8] [--max 256M] [--iters 20] [--latency-iters 1000] [--graph]
+//
+// The device executor runs one thread block per channel, so bandwidth
+// needs many channels: --channels sets STRATA_NCHANNELS (default 16) for
+// the communicators it creates. It also sets STRATA_CUDA_EXPERIMENTAL=1.
 //
 // Prints SKIP and exits 77 where no GPU is usable.
 #include <cuda_runtime_api.h>
@@ -19,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "nccl.h"
@@ -81,18 +86,19 @@ double seconds(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int nranks = 2, iters = 20, latencyIters = 1000;
+  int nranks = 2, iters = 20, latencyIters = 1000, channels = 16;
   size_t minBytes = 8, maxBytes = 256u << 20;
   bool graph = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--ranks") && i + 1 < argc) nranks = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--channels") && i + 1 < argc) channels = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--min") && i + 1 < argc) minBytes = parseBytes(argv[++i]);
     else if (!std::strcmp(argv[i], "--max") && i + 1 < argc) maxBytes = parseBytes(argv[++i]);
     else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) iters = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--latency-iters") && i + 1 < argc) latencyIters = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--graph")) graph = true;
     else {
-      std::fprintf(stderr, "usage: %s [--ranks N] [--min B] [--max B] [--iters N] "
+      std::fprintf(stderr, "usage: %s [--ranks N] [--channels N] [--min B] [--max B] [--iters N] "
                            "[--latency-iters N] [--graph]\n", argv[0]);
       return 2;
     }
@@ -104,6 +110,7 @@ int main(int argc, char** argv) {
     return 77;
   }
   if (std::getenv("STRATA_CUDA_EXPERIMENTAL") == nullptr) setenv("STRATA_CUDA_EXPERIMENTAL", "1", 1);
+  setenv("STRATA_NCHANNELS", std::to_string(channels).c_str(), 1);
   CHECK_CUDA(cudaSetDevice(0));
   Ranks R{nranks, std::vector<ncclComm_t>(nranks), std::vector<cudaStream_t>(nranks),
           std::vector<void*>(nranks)};
@@ -129,7 +136,8 @@ int main(int argc, char** argv) {
   CHECK_CUDA(cudaEventElapsedTime(&ms, a, b));
   const double copyBw = 2.0 * maxBytes * iters / (ms / 1e3);
   cudaFree(tmp);
-  std::printf("# %d ranks on GPU 0, D2D copy %.1f GB/s (read+write)\n", nranks, copyBw / 1e9);
+  std::printf("# %d ranks on GPU 0, %d channels, D2D copy %.1f GB/s (read+write)\n", nranks,
+              channels, copyBw / 1e9);
   if (nranks == 2) {
     std::printf("# ring bound for 2 ranks on one GPU: 8 bytes of traffic per buffer byte -> "
                 "algbw <= %.1f GB/s\n", copyBw / 8 / 1e9);

@@ -4,7 +4,7 @@
 
 namespace strata::cuda_kernels {
 
-// Instantiated in executor_int.cu, executor_float.cu and executor_narrow.cu.
+// Instantiated in executor_int.cu, executor_float.cu, executor_half.cu and executor_fp8.cu.
 extern template int launchTyped<DataType::kInt8>(ReduceOp, const DevLaunch&, int, int, cudaStream_t);
 extern template int launchTyped<DataType::kUint8>(ReduceOp, const DevLaunch&, int, int, cudaStream_t);
 extern template int launchTyped<DataType::kInt32>(ReduceOp, const DevLaunch&, int, int, cudaStream_t);

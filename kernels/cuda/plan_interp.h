@@ -94,6 +94,21 @@ STRATA_HD void loadUnit(Unit& u, const uint8_t* p, int nbytes) {
     for (int i = 0; i < nbytes; ++i) u.b[i] = p[i];
   }
 }
+// FIFO slot data written by another SM or GPU: read past the (incoherent)
+// L1 cache, from L2.
+STRATA_HD void loadFifoUnit(Unit& u, const uint8_t* p, int nbytes) {
+#if defined(__CUDA_ARCH__)
+  if (nbytes == kUnitBytes && (reinterpret_cast<uintptr_t>(p) & 15) == 0) {
+    uint4 v = __ldcg(reinterpret_cast<const uint4*>(p));
+    memcpy(u.b, &v, 16);
+  } else {
+    for (int i = 0; i < nbytes; ++i) u.b[i] = *reinterpret_cast<const volatile uint8_t*>(p + i);
+  }
+#else
+  loadUnit(u, p, nbytes);
+#endif
+}
+
 STRATA_HD void storeUnit(uint8_t* p, const Unit& u, int nbytes) {
   if (nbytes == kUnitBytes && (reinterpret_cast<uintptr_t>(p) & 15) == 0) {
     *reinterpret_cast<Unit*>(p) = u;
@@ -166,7 +181,7 @@ STRATA_HD bool processChunk(Ctx& ctx, const DevLaunch& L, const DevStep& s, uint
       if (aMem != nullptr) {
         loadUnit(a[k], aMem + off, len[k]);
       } else if (c.inSimple != nullptr) {
-        loadUnit(a[k], c.inSimple + off, len[k]);
+        loadFifoUnit(a[k], c.inSimple + off, len[k]);
       } else if (!llRead(ctx, L, c.inLL, c.inFlag, c.inOff + off, len[k], a[k], code)) {
         return false;
       }
@@ -223,7 +238,7 @@ STRATA_HD bool prepareChunk(Ctx& ctx, const DevLaunch& L, const DevLane& lane, c
         if (waitFailed(ctx, L, start, ++spins, code)) return false;
         ctx.pause();
       }
-      size = f.header->sizes[slot];
+      size = ctx.loadVolatile(&f.header->sizes[slot]);
       c.inSimple = f.simple + slot * f.slotBytes + f.header->recvOffset;
     }
     uint64_t avail = size - f.header->recvOffset;
@@ -276,7 +291,8 @@ STRATA_HD void finishChunk(Ctx& ctx, const DevLaunch& L, const DevLane& lane, co
   if (s.flags & kRecvA) {
     const DevFifo& f = L.recvFifos[s.recvFifo];
     uint64_t consumed = f.header->consumed;
-    uint64_t size = ll ? uint32_t(ctx.loadVolatile(c.inLL)) : f.header->sizes[consumed % f.nslots];
+    uint64_t size = ll ? uint32_t(ctx.loadVolatile(c.inLL))
+                       : ctx.loadVolatile(&f.header->sizes[consumed % f.nslots]);
     uint64_t off = f.header->recvOffset + c.bytes;
     if (off >= size) {
       f.header->recvOffset = 0;

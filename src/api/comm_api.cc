@@ -9,6 +9,9 @@
 #include "api/group.h"
 #include "api/handle.h"
 #include "core/log.h"
+#include "cuda/device_comm.h"
+#include "cuda/pointer.h"
+#include "cuda/runtime.h"
 
 namespace strata::api {
 namespace {
@@ -22,8 +25,10 @@ StatusOr<bootstrap::UniqueId> decodeId(const ncclUniqueId& id) {
   return decoded;
 }
 
+// `cudaDevice`: the GPU the communicator binds to for device buffers; -1
+// takes the calling thread's current device (as NCCL does).
 Status initRank(ncclComm_t* out, int nranks, const ncclUniqueId& uid, int rank,
-                const ncclConfig_t* config) {
+                const ncclConfig_t* config, int cudaDevice = -1) {
   if (out == nullptr) return InvalidArgument("ncclCommInitRank: comm is NULL");
   *out = nullptr;
   if (nranks < 1) return InvalidArgument("ncclCommInitRank: nranks must be >= 1, not ", nranks);
@@ -31,6 +36,7 @@ Status initRank(ncclComm_t* out, int nranks, const ncclUniqueId& uid, int rank,
     return InvalidArgument("ncclCommInitRank: rank ", rank, " is outside [0, ", nranks, ")");
   }
   STRATA_ASSIGN_OR_RETURN(CommOptions options, parseConfig(config));
+  options.cudaDevice = cudaDevice >= 0 ? cudaDevice : cuda::currentDevice();
   STRATA_ASSIGN_OR_RETURN(bootstrap::UniqueId id, decodeId(uid));
   ncclComm* handle = newHandle();
   PendingInit init{handle, id, nranks, rank, options};
@@ -181,7 +187,7 @@ NCCL_API_EXPORT ncclResult_t ncclCommInitAll(ncclComm_t* comms, int ndev, const 
     STRATA_RETURN_IF_ERROR(groupStart());
     Status first;
     for (int r = 0; r < ndev; ++r) {
-      Status s = initRank(&comms[r], ndev, uid, r, nullptr);
+      Status s = initRank(&comms[r], ndev, uid, r, nullptr, devlist != nullptr ? devlist[r] : r);
       if (!s.ok() && first.ok()) first = s;
     }
     Status end = groupEnd();
@@ -277,9 +283,8 @@ NCCL_API_EXPORT ncclResult_t ncclCommCuDevice(const ncclComm_t comm, int* device
   return guarded([&]() -> Status {
     if (device == nullptr) return InvalidArgument("ncclCommCuDevice: device is NULL");
     STRATA_ASSIGN_OR_RETURN(Communicator * c, lookup(comm, "ncclCommCuDevice"));
-    (void)c;
-    // Host-memory communicators are bound to no CUDA device.
-    *device = -1;
+    // Communicators without device FIFOs are bound to no CUDA device.
+    *device = c->device() != nullptr ? c->device()->device() : -1;
     return Status::Ok();
   });
 }
@@ -299,6 +304,11 @@ NCCL_API_EXPORT ncclResult_t ncclRedOpCreatePreMulSum(ncclRedOp_t* op, void* sca
     }
     if (where != ncclScalarDevice && where != ncclScalarHostImmediate) {
       return InvalidArgument("ncclRedOpCreatePreMulSum: invalid residence ", where);
+    }
+    if (where == ncclScalarDevice && cuda::needsDevice(cuda::classify(scalar).kind)) {
+      // The scalar is read on the host when an operation is issued.
+      return InvalidUsage("ncclRedOpCreatePreMulSum: a scalar in device memory is not supported "
+                          "yet; pass host memory (ncclScalarHostImmediate or a host pointer)");
     }
     STRATA_ASSIGN_OR_RETURN(Communicator * c, lookup(comm, "ncclRedOpCreatePreMulSum"));
     STRATA_ASSIGN_OR_RETURN(int id, c->createPreMulSum(static_cast<DataType>(type), scalar,

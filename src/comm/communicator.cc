@@ -106,6 +106,7 @@ Status Communicator::init(const bootstrap::UniqueId& id) {
     dopt.hostId = transport::hostIdentity();
     dopt.processToken = transport::processToken();
     dopt.timeout = options_.timeout;
+    dopt.device = options_.cudaDevice;
     STRATA_ASSIGN_OR_RETURN(device_, cuda::DeviceComm::create(*bootstrap_, dopt));
   }
   STRATA_INFO(log::kInit, "comm rank ", rank_, "/", nranks_, " ready: ", params_.nchannels,

@@ -30,6 +30,7 @@ struct CommOptions {
   int nchannels = 0;  // 0: from STRATA_NCHANNELS
   std::string name;
   std::chrono::milliseconds timeout{0};  // 0: from STRATA_TIMEOUT
+  int cudaDevice = -1;  // GPU for device buffers; -1: none
 };
 
 // STRATA_SINGLE_COPY: never; only between ranks of one process; or also

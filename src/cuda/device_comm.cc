@@ -33,6 +33,39 @@ FifoGeometry fifoGeometryFromSettings(int nchannels) {
   return g;
 }
 
+StatusOr<std::vector<LoweredLane>> lowerLaunch(const DeviceLaunchSpec& spec, int nranks,
+                                               int nchannels, uint64_t llMaxBytes) {
+  if (spec.ops.size() > static_cast<size_t>(kMaxOpsPerLaunch)) {
+    return InvalidUsage("more than ", kMaxOpsPerLaunch,
+                        " device operations in one launch (a group's sends and receives)");
+  }
+  const bool reduces = spec.type != DataType::kUint8 || spec.reduction.hasPreScale ||
+                       spec.reduction.postDivisor > 1;
+  const DevProtocol proto = chooseProtocol(spec.operationBytes, llMaxBytes);
+  std::vector<LoweredLane> lanes(spec.lanes.size());
+  for (size_t l = 0; l < spec.lanes.size(); ++l) {
+    for (auto [opIdx, progIdx] : spec.lanes[l]) {
+      if (opIdx < 0 || static_cast<size_t>(opIdx) >= spec.ops.size() ||
+          progIdx < 0 || static_cast<size_t>(progIdx) >= spec.ops[opIdx].plan->programs.size()) {
+        return InternalError("launch lane ", l, " names operation ", opIdx, " program ", progIdx,
+                             " that does not exist");
+      }
+      const DeviceOpSpec& op = spec.ops[opIdx];
+      LoweringContext ctx;
+      ctx.nranks = nranks;
+      ctx.nchannels = nchannels;
+      ctx.elemSize = op.elemSize;
+      ctx.preScale = reduces && spec.reduction.hasPreScale;
+      ctx.postDivide = reduces && spec.reduction.postDivisor > 1;
+      ctx.inputBase = static_cast<uint8_t>(kBufFirstOp + 2 * opIdx);
+      ctx.outputBase = static_cast<uint8_t>(kBufFirstOp + 2 * opIdx + 1);
+      STRATA_RETURN_IF_ERROR(lowerProgram(op.plan->programs[progIdx], ctx, &lanes[l]));
+    }
+    lanes[l].protocol = spec.perLaneProtocol ? chooseProtocol(lanes[l].bytes, llMaxBytes) : proto;
+  }
+  return lanes;
+}
+
 uint64_t planExtentBytes(const plan::RankPlan& p, plan::Buf buf, size_t elemSize) {
   uint64_t extent = 0;
   for (const auto& prog : p.programs) {
@@ -72,6 +105,66 @@ class RelaxedCapture {
   cudaStreamCaptureMode mode_;
 };
 
+// Makes `device` current for a scope and restores the caller's device.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    if (cudaGetDevice(&saved_) != cudaSuccess) saved_ = -1;
+    if (saved_ != device) cudaSetDevice(device);
+  }
+  ~DeviceGuard() {
+    if (saved_ >= 0) cudaSetDevice(saved_);
+  }
+
+ private:
+  int saved_ = -1;
+};
+
+// Peer FIFO allocations opened through CUDA IPC, shared by the ranks of
+// this process: a handle is opened once per process and closed when its
+// last user goes.
+class IpcMappings {
+ public:
+  static IpcMappings& get() {
+    static IpcMappings* m = new IpcMappings();  // outlives static destructors
+    return *m;
+  }
+  StatusOr<void*> open(const uint8_t (&bytes)[kIpcHandleBytes], int device) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string key(reinterpret_cast<const char*>(bytes), kIpcHandleBytes);
+    key.append(reinterpret_cast<const char*>(&device), sizeof device);
+    auto it = open_.find(key);
+    if (it != open_.end()) {
+      ++it->second.second;
+      return it->second.first;
+    }
+    cudaIpcMemHandle_t h;
+    std::memcpy(&h, bytes, kIpcHandleBytes);
+    void* p = nullptr;
+    cudaError_t e = cudaIpcOpenMemHandle(&p, h, cudaIpcMemLazyEnablePeerAccess);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      return Status(Code::kCudaError, strCat("cudaIpcOpenMemHandle: ", cudaErrorText(e)));
+    }
+    open_[key] = {p, 1};
+    return p;
+  }
+  void close(void* p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = open_.begin(); it != open_.end(); ++it) {
+      if (it->second.first == p && --it->second.second == 0) {
+        cudaIpcCloseMemHandle(p);
+        open_.erase(it);
+        return;
+      }
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::pair<void*, int>> open_;
+};
+
 struct LoweredEntry {
   std::vector<std::shared_ptr<const plan::RankPlan>> plans;  // keep addresses unique
   void* memory = nullptr;  // steps then lanes
@@ -106,12 +199,13 @@ struct DeviceComm::Impl {
   std::vector<std::pair<void*, size_t>> spare;  // per base slot, for buffers a rank passed as NULL
 
   ~Impl() {
+    DeviceGuard onDevice(device >= 0 ? device : 0);
     cudaDeviceSynchronize();  // kernels of this communicator may still run
     for (auto& [k, e] : lowered) cudaFree(e.memory);
     for (void* p : retired) cudaFree(p);
     for (auto& [p, n] : spare) cudaFree(p);
     cudaFree(scratch);
-    for (void* p : ipcOpened) cudaIpcCloseMemHandle(p);
+    for (void* p : ipcOpened) IpcMappings::get().close(p);
     cudaFree(sendTable);
     cudaFree(recvTable);
     cudaFree(fifoMemory);
@@ -134,7 +228,12 @@ Status DeviceComm::Impl::upload(void* dst, const void* src, size_t bytes) {
 }
 
 Status DeviceComm::Impl::setUpLocal(DeviceRankInfo* me) {
-  STRATA_CUDA_CHECK(cudaGetDevice(&device));
+  if (opt.device >= 0) {
+    device = opt.device;
+  } else {
+    STRATA_CUDA_CHECK(cudaGetDevice(&device));
+  }
+  DeviceGuard onDevice(device);
   char bus[kMaxBusIdBytes] = {};
   STRATA_CUDA_CHECK(cudaDeviceGetPCIBusId(bus, sizeof bus, device));
   geometry = fifoGeometryFromSettings(opt.nchannels);
@@ -181,6 +280,7 @@ Status DeviceComm::Impl::setUpLocal(DeviceRankInfo* me) {
 }
 
 Status DeviceComm::Impl::connect(const std::vector<std::string>& all, const DeviceRankInfo& me) {
+  DeviceGuard onDevice(device);
   const int n = opt.nranks;
   peers.resize(n);
   paths.assign(n, PeerPath::kSameProcess);
@@ -215,18 +315,14 @@ Status DeviceComm::Impl::connect(const std::vector<std::string>& all, const Devi
     if (paths[r] == PeerPath::kSameProcess) {
       peerBase[r] = reinterpret_cast<uint8_t*>(peers[r].fifoBase);
     } else if (paths[r] == PeerPath::kIpc) {
-      cudaIpcMemHandle_t h;
-      std::memcpy(&h, peers[r].ipcHandle, kIpcHandleBytes);
-      void* p = nullptr;
-      cudaError_t e = cudaIpcOpenMemHandle(&p, h, cudaIpcMemLazyEnablePeerAccess);
-      if (e != cudaSuccess) {
-        cudaGetLastError();
+      auto p = IpcMappings::get().open(peers[r].ipcHandle, device);
+      if (!p.ok()) {
         STRATA_INFO(log::kInit, "rank ", opt.rank, ": cannot open rank ", r, "'s IPC handle (",
-                    cudaErrorText(e), "): host-staged");
+                    p.status().message(), "): host-staged");
         paths[r] = PeerPath::kHostStaged;
       } else {
-        ipcOpened.push_back(p);
-        peerBase[r] = static_cast<uint8_t*>(p);
+        ipcOpened.push_back(p.value());
+        peerBase[r] = static_cast<uint8_t*>(p.value());
       }
     }
     STRATA_INFO(log::kInit, "rank ", opt.rank, " -> rank ", r, " device path ",
@@ -253,8 +349,6 @@ StatusOr<void*> DeviceComm::Impl::grow(void** p, size_t* have, size_t need) {
 }
 
 StatusOr<const LoweredEntry*> DeviceComm::Impl::lanesFor(const DeviceLaunchSpec& spec) {
-  const bool reduces = spec.type != DataType::kUint8 || spec.reduction.hasPreScale ||
-                       spec.reduction.postDivisor > 1;
   const DevProtocol proto = chooseProtocol(spec.operationBytes, llMaxBytes);
   std::string key;
   auto put = [&key](const void* p, size_t n) { key.append(static_cast<const char*>(p), n); };
@@ -274,23 +368,11 @@ StatusOr<const LoweredEntry*> DeviceComm::Impl::lanesFor(const DeviceLaunchSpec&
   auto it = lowered.find(key);
   if (it != lowered.end()) return &it->second;
 
-  std::vector<LoweredLane> lanes(spec.lanes.size());
-  for (size_t l = 0; l < spec.lanes.size(); ++l) {
-    for (auto [opIdx, progIdx] : spec.lanes[l]) {
-      const DeviceOpSpec& op = spec.ops.at(opIdx);
-      LoweringContext ctx;
-      ctx.nranks = opt.nranks;
-      ctx.nchannels = static_cast<int>(geometry.nchannels);
-      ctx.elemSize = op.elemSize;
-      ctx.preScale = reduces && spec.reduction.hasPreScale;
-      ctx.postDivide = reduces && spec.reduction.postDivisor > 1;
-      ctx.inputBase = static_cast<uint8_t>(kBufFirstOp + 2 * opIdx);
-      ctx.outputBase = static_cast<uint8_t>(kBufFirstOp + 2 * opIdx + 1);
-      STRATA_RETURN_IF_ERROR(lowerProgram(op.plan->programs.at(progIdx), ctx, &lanes[l]));
-    }
-    lanes[l].protocol =
-        spec.perLaneProtocol ? chooseProtocol(lanes[l].bytes, llMaxBytes) : proto;
-    for (const DevStep& s : lanes[l].steps) {
+  STRATA_ASSIGN_OR_RETURN(std::vector<LoweredLane> lanes,
+                          lowerLaunch(spec, opt.nranks, static_cast<int>(geometry.nchannels),
+                                      llMaxBytes));
+  for (const LoweredLane& lane : lanes) {
+    for (const DevStep& s : lane.steps) {
       for (int32_t f : {s.sendFifo, s.recvFifo}) {
         if (f < 0) continue;
         int peer = f % opt.nranks;
@@ -348,7 +430,21 @@ StatusOr<std::unique_ptr<DeviceComm>> DeviceComm::create(bootstrap::Bootstrap& b
   std::string mine = local.ok() ? me.encode() : std::string();
   STRATA_ASSIGN_OR_RETURN(auto all, bootstrap.allGatherStrings(mine));
   if (!local.ok()) return local.withContext("setting up device FIFOs");
-  STRATA_RETURN_IF_ERROR(impl->connect(all, me).withContext("connecting device FIFOs"));
+  Status connected = impl->connect(all, me).withContext("connecting device FIFOs");
+  // Both ends must agree that a pair is reachable, or one side would launch
+  // and wait for a peer that refuses: exchange each rank's view.
+  std::string row(static_cast<size_t>(options.nranks), '\0');
+  if (connected.ok()) {
+    for (int r = 0; r < options.nranks; ++r) {
+      row[r] = impl->paths[r] != PeerPath::kHostStaged ? 1 : 0;
+    }
+  }
+  STRATA_ASSIGN_OR_RETURN(auto rows, bootstrap.allGatherStrings(row));
+  STRATA_RETURN_IF_ERROR(connected);
+  for (int r = 0; r < options.nranks; ++r) {
+    if (rows[r].size() != row.size()) return RemoteError("rank ", r, " sent a bad reachability row");
+    if (rows[r][options.rank] == 0) impl->paths[r] = PeerPath::kHostStaged;
+  }
   return std::unique_ptr<DeviceComm>(new DeviceComm(std::move(impl)));
 }
 
@@ -356,13 +452,9 @@ Status DeviceComm::enqueue(const std::vector<DeviceLaunchSpec>& launches, void* 
   STRATA_RETURN_IF_ERROR(asyncError());
   RelaxedCapture relaxed;
   std::lock_guard<std::mutex> lock(impl_->mu);
-  STRATA_CUDA_CHECK(cudaSetDevice(impl_->device));
+  DeviceGuard onDevice(impl_->device);
   for (const DeviceLaunchSpec& spec : launches) {
     if (spec.lanes.empty()) continue;
-    if (spec.ops.size() > static_cast<size_t>(kMaxOpsPerLaunch)) {
-      return InvalidUsage("more than ", kMaxOpsPerLaunch,
-                          " device operations in one launch (a group's sends and receives)");
-    }
     STRATA_ASSIGN_OR_RETURN(const LoweredEntry* entry, impl_->lanesFor(spec));
     DevLaunch L;
     L.lanes = entry->lanes;

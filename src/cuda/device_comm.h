@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "core/types.h"
 #include "cuda/ipc.h"
+#include "cuda/lowering.h"
 #include "plan/plan.h"
 
 namespace strata::cuda {
@@ -26,6 +27,7 @@ struct DeviceCommOptions {
   std::string hostId;
   uint64_t processToken = 0;
   std::chrono::milliseconds timeout{0};
+  int device = -1;  // -1: the calling thread's current device
 };
 
 // One operation's plan and buffers inside a launch.
@@ -50,6 +52,13 @@ struct DeviceLaunchSpec {
   bool perLaneProtocol = false;
   size_t scratchBytes = 0;
 };
+
+// A launch's lanes lowered as the kernel runs them: operation k's Input
+// and Output in base slots 2 + 2k and 3 + 2k, the reduction flags only for
+// launches that reduce, the protocol by operation (or lane) size. At most
+// cuda_kernels::kMaxOpsPerLaunch operations.
+StatusOr<std::vector<LoweredLane>> lowerLaunch(const DeviceLaunchSpec& spec, int nranks,
+                                               int nchannels, uint64_t llMaxBytes);
 
 // The device FIFO geometry from STRATA_CUDA_NSLOTS / _SLOT_BYTES /
 // _LL_SLOT_BYTES for `nchannels` channels.

@@ -51,6 +51,20 @@ bool builtWithCuda() {
 
 int deviceCount() { return probe().devices; }
 
+int currentDevice() {
+  if (deviceCount() == 0) return -1;
+#if STRATA_HAVE_CUDA
+  int d = -1;
+  if (cudaGetDevice(&d) != cudaSuccess) {
+    cudaGetLastError();
+    return -1;
+  }
+  return d;
+#else
+  return -1;
+#endif
+}
+
 bool experimentalEnabled() { return config::getBool("STRATA_CUDA_EXPERIMENTAL"); }
 
 Status deviceExecutionAvailable() {

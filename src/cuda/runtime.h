@@ -16,6 +16,9 @@ bool builtWithCuda();
 // Devices the CUDA runtime sees; 0 without CUDA, driver or GPU. Queried once.
 int deviceCount();
 
+// The calling thread's current device, or -1 without CUDA or a GPU.
+int currentDevice();
+
 // STRATA_CUDA_EXPERIMENTAL: allow the device executor, which has not yet
 // been run on a GPU by this project's tests.
 bool experimentalEnabled();

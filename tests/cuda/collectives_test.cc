@@ -385,55 +385,65 @@ TEST_F(GpuCollectives, GraphCaptureOfAllReduce) {
   }
 }
 
-// Two processes sharing the GPU: the CUDA IPC path. The test starts this
-// binary twice with a filter that selects the child below.
-TEST(GpuProcesses, TwoProcessesThroughCudaIpc) {
+// Processes sharing the GPU (2, 3 and 4): the CUDA IPC path. The test
+// starts this binary once per rank with a filter that selects the child
+// below.
+TEST(GpuProcesses, ProcessesThroughCudaIpc) {
   STRATA_REQUIRE_GPU();
-  ncclUniqueId id;
-  ASSERT_EQ(ncclGetUniqueId(&id), ncclSuccess);
-  char hex[STRATA_UNIQUE_ID_HEX_BYTES];
-  ASSERT_EQ(strataUniqueIdToHex(&id, hex), ncclSuccess);
-  std::vector<pid_t> pids;
-  for (int r = 0; r < 2; ++r) {
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
-    env.push_back(std::string("STRATA_UNIQUE_ID=") + hex);
-    env.push_back("STRATA_RANK=" + std::to_string(r));
-    env.push_back("STRATA_WORLD_SIZE=2");
-    env.push_back("STRATA_CUDA_EXPERIMENTAL=1");
-    env.push_back("STRATA_TEST_GPU_CHILD=1");
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::string filter = "--gtest_filter=GpuProcesses.Child";
-    char self[] = "/proc/self/exe";
-    char* argv[] = {self, filter.data(), nullptr};
-    pid_t pid;
-    ASSERT_EQ(posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, envp.data()), 0);
-    pids.push_back(pid);
-  }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
-  for (pid_t pid : pids) {
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        for (pid_t p : pids) kill(p, SIGKILL);
-        FAIL() << "child processes timed out";
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int n : {2, 3, 4}) {
+    SCOPED_TRACE(strCat(n, " processes"));
+    ncclUniqueId id;
+    ASSERT_EQ(ncclGetUniqueId(&id), ncclSuccess);
+    char hex[STRATA_UNIQUE_ID_HEX_BYTES];
+    ASSERT_EQ(strataUniqueIdToHex(&id, hex), ncclSuccess);
+    std::vector<pid_t> pids;
+    for (int r = 0; r < n; ++r) {
+      std::vector<std::string> env;
+      for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+      env.push_back(std::string("STRATA_UNIQUE_ID=") + hex);
+      env.push_back("STRATA_RANK=" + std::to_string(r));
+      env.push_back("STRATA_WORLD_SIZE=" + std::to_string(n));
+      env.push_back("STRATA_CUDA_EXPERIMENTAL=1");
+      env.push_back("STRATA_TEST_GPU_CHILD=1");
+      std::vector<char*> envp;
+      for (auto& e : env) envp.push_back(e.data());
+      envp.push_back(nullptr);
+      std::string filter = "--gtest_filter=GpuProcesses.Child";
+      char self[] = "/proc/self/exe";
+      char* argv[] = {self, filter.data(), nullptr};
+      pid_t pid;
+      ASSERT_EQ(posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, envp.data()), 0);
+      pids.push_back(pid);
     }
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child failed, status " << status;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+    for (pid_t pid : pids) {
+      int status = 0;
+      while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          for (pid_t p : pids) kill(p, SIGKILL);
+          FAIL() << "child processes timed out";
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child failed, status " << status;
+    }
   }
 }
 
 TEST(GpuProcesses, Child) {
-  if (std::getenv("STRATA_TEST_GPU_CHILD") == nullptr) GTEST_SKIP() << "started by TwoProcessesThroughCudaIpc";
+  if (std::getenv("STRATA_TEST_GPU_CHILD") == nullptr) {
+    GTEST_SKIP() << "started by ProcessesThroughCudaIpc";
+  }
   Watchdog dog(200, "GPU child process");
   ASSERT_EQ(cudaSetDevice(0), cudaSuccess);
   ncclComm_t comm;
   ASSERT_EQ(strataCommInitFromEnv(&comm), ncclSuccess) << ncclGetLastError(nullptr);
-  int rank = -1;
+  int rank = -1, n = 0;
   ASSERT_EQ(ncclCommUserRank(comm, &rank), ncclSuccess);
+  ASSERT_EQ(ncclCommCount(comm, &n), ncclSuccess);
+  int dev = -2;
+  ASSERT_EQ(ncclCommCuDevice(comm, &dev), ncclSuccess);
+  ASSERT_EQ(dev, 0);
   cudaStream_t s;
   ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
   for (size_t count : {size_t(2), size_t(5000), size_t(4u << 20)}) {
@@ -444,7 +454,7 @@ TEST(GpuProcesses, Child) {
         << ncclGetLastError(comm);
     ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
     ASSERT_EQ(cudaMemcpy(v.data(), b.get(), count * 4, cudaMemcpyDeviceToHost), cudaSuccess);
-    for (size_t i = 0; i < count; i += 101) ASSERT_EQ(v[i], 3.0f) << i;
+    for (size_t i = 0; i < count; i += 101) ASSERT_EQ(v[i], float(n * (n + 1) / 2)) << i;
   }
   cudaStreamDestroy(s);
   ASSERT_EQ(ncclCommDestroy(comm), ncclSuccess);

@@ -179,6 +179,18 @@ TEST_F(DeviceBuffersUnavailable, InsideAGroupNothingRuns) {
   EXPECT_EQ(out[0], -1.0f) << "the host operation of the failed group must not have run";
 }
 
+// A PreMulSum scalar in device memory would be read on the host: refused.
+TEST_F(DeviceBuffersUnavailable, DeviceResidentPreMulSumScalarIsRefused) {
+  Watchdog dog(60, "PreMulSum scalar");
+  ncclRedOp_t op;
+  EXPECT_EQ(ncclRedOpCreatePreMulSum(&op, dev(), ncclFloat, ncclScalarDevice, comm_),
+            ncclInvalidUsage);
+  EXPECT_NE(lastError().find("device memory is not supported"), std::string::npos) << lastError();
+  float scale = 2.0f;
+  ASSERT_EQ(ncclRedOpCreatePreMulSum(&op, &scale, ncclFloat, ncclScalarDevice, comm_), ncclSuccess);
+  EXPECT_EQ(ncclRedOpDestroy(op, comm_), ncclSuccess);
+}
+
 // Buffers a call does not use on this rank are not classified: a non-root
 // broadcast's send buffer may be anything, a zero count needs none.
 TEST_F(DeviceBuffersUnavailable, UnusedBuffersAreIgnored) {
