@@ -1,0 +1,263 @@
+#include "net/tls.h"
+
+#include <fcntl.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "net/io.h"
+
+#ifdef STRATA_HAVE_OPENSSL
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#endif
+
+namespace strata::net {
+
+#ifdef STRATA_HAVE_OPENSSL
+
+namespace {
+
+constexpr char kIdentity[] = "strata-psk-v1";
+constexpr char kPskLabel[] = "strata-tls-psk-v1";
+// TLS_AES_128_GCM_SHA256's two-byte TLS identifier.
+constexpr unsigned char kCipherId[2] = {0x13, 0x01};
+
+// The PSK of one connection, reached from OpenSSL's callbacks.
+struct PskKey {
+  Digest key;
+};
+
+int gPskIndex = -1;
+
+std::string sslErrors() {
+  std::string text;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!text.empty()) text += "; ";
+    text += buf;
+  }
+  return text.empty() ? std::string("no detail from OpenSSL") : text;
+}
+
+SSL_SESSION* makeSession(SSL* ssl) {
+  auto* psk = static_cast<PskKey*>(SSL_get_ex_data(ssl, gPskIndex));
+  const SSL_CIPHER* cipher = SSL_CIPHER_find(ssl, kCipherId);
+  if (psk == nullptr || cipher == nullptr) return nullptr;
+  SSL_SESSION* s = SSL_SESSION_new();
+  if (s == nullptr) return nullptr;
+  if (SSL_SESSION_set1_master_key(s, psk->key.data(), psk->key.size()) != 1 ||
+      SSL_SESSION_set_cipher(s, cipher) != 1 ||
+      SSL_SESSION_set_protocol_version(s, TLS1_3_VERSION) != 1) {
+    SSL_SESSION_free(s);
+    return nullptr;
+  }
+  return s;
+}
+
+int useSession(SSL* ssl, const EVP_MD* md, const unsigned char** id, size_t* idlen,
+               SSL_SESSION** sess) {
+  *sess = nullptr;
+  // After a HelloRetryRequest OpenSSL asks again with the digest in use.
+  if (md != nullptr && EVP_MD_get_type(md) != NID_sha256) return 1;
+  *sess = makeSession(ssl);
+  if (*sess == nullptr) return 0;
+  *id = reinterpret_cast<const unsigned char*>(kIdentity);
+  *idlen = sizeof(kIdentity) - 1;
+  return 1;
+}
+
+int findSession(SSL* ssl, const unsigned char* identity, size_t len, SSL_SESSION** sess) {
+  *sess = nullptr;
+  if (len != sizeof(kIdentity) - 1 || std::memcmp(identity, kIdentity, len) != 0) {
+    return 1;  // unknown identity: no PSK, and the handshake fails
+  }
+  *sess = makeSession(ssl);
+  return *sess != nullptr ? 1 : 0;
+}
+
+// One context per role, made once; sessions differ only in their PSK.
+SSL_CTX* context(TlsSession::Role role, Status* error) {
+  static SSL_CTX* contexts[2] = {nullptr, nullptr};
+  static std::once_flag once;
+  static std::string initError;
+  std::call_once(once, [] {
+    gPskIndex = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    for (int r = 0; r < 2; ++r) {
+      SSL_CTX* ctx = SSL_CTX_new(r == 0 ? TLS_client_method() : TLS_server_method());
+      if (ctx == nullptr) {
+        initError = sslErrors();
+        return;
+      }
+      SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+      SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256");
+      SSL_CTX_set_num_tickets(ctx, 0);
+      SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+      // A peer process that exits (or is killed) closes without close_notify;
+      // the tcp framing above (part headers, whole slots) tells a clean end
+      // from a truncated one, so such a close reads as an ordinary EOF.
+      SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+      if (r == 0) {
+        SSL_CTX_set_psk_use_session_callback(ctx, useSession);
+      } else {
+        SSL_CTX_set_psk_find_session_callback(ctx, findSession);
+      }
+      contexts[r] = ctx;
+    }
+  });
+  SSL_CTX* ctx = contexts[role == TlsSession::Role::kClient ? 0 : 1];
+  if (ctx == nullptr) *error = InternalError("TLS context: ", initError);
+  return ctx;
+}
+
+Status setNonBlocking(int fd) {
+  int flags = fcntl(fd, F_GETFL, 0);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    return ErrnoError("fcntl(O_NONBLOCK)", errno);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+struct TlsSession::Impl {
+  SSL* ssl = nullptr;
+  PskKey psk;
+  bool usable = false;  // handshake done, no fatal error since
+  ~Impl() {
+    if (ssl == nullptr) return;
+    // Best effort close_notify (non-blocking; the socket closes right after).
+    if (usable) SSL_shutdown(ssl);
+    SSL_free(ssl);
+  }
+};
+
+bool tlsAvailable() { return true; }
+
+TlsSession::TlsSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TlsSession::~TlsSession() = default;
+
+StatusOr<std::unique_ptr<TlsSession>> TlsSession::handshake(int fd, Role role,
+                                                            const Secret& secret, Purpose purpose,
+                                                            Deadline deadline,
+                                                            const AbortFlag* abort) {
+  Status error;
+  SSL_CTX* ctx = context(role, &error);
+  if (ctx == nullptr) return error;
+  auto impl = std::make_unique<Impl>();
+  // The key: HMAC(secret, label | purpose); both ends hold the secret.
+  uint8_t info[sizeof(kPskLabel) + 4];
+  std::memcpy(info, kPskLabel, sizeof(kPskLabel));
+  uint32_t p = static_cast<uint32_t>(purpose);
+  std::memcpy(info + sizeof(kPskLabel), &p, 4);
+  impl->psk.key = hmacSha256(secret.bytes.data(), secret.bytes.size(), info, sizeof info);
+  impl->ssl = SSL_new(ctx);
+  if (impl->ssl == nullptr) return InternalError("SSL_new: ", sslErrors());
+  SSL_set_ex_data(impl->ssl, gPskIndex, &impl->psk);
+  STRATA_RETURN_IF_ERROR(setNonBlocking(fd));
+  if (SSL_set_fd(impl->ssl, fd) != 1) return InternalError("SSL_set_fd: ", sslErrors());
+  if (role == Role::kClient) {
+    SSL_set_connect_state(impl->ssl);
+  } else {
+    SSL_set_accept_state(impl->ssl);
+  }
+  ERR_clear_error();
+  for (;;) {
+    errno = 0;
+    int rc = SSL_do_handshake(impl->ssl);
+    if (rc == 1) break;
+    int err = SSL_get_error(impl->ssl, rc);
+    short events = 0;
+    if (err == SSL_ERROR_WANT_READ) {
+      events = POLLIN;
+    } else if (err == SSL_ERROR_WANT_WRITE) {
+      events = POLLOUT;
+    } else if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) {
+      int saved = errno;
+      std::string detail = ERR_peek_error() != 0 ? sslErrors()
+                           : saved != 0          ? std::string(std::strerror(saved))
+                                                 : std::string("connection closed by peer");
+      return RemoteError("TLS handshake failed (does the peer run with STRATA_TLS=1?): ", detail);
+    } else {
+      return RemoteError("TLS handshake failed (a different secret, or not TLS?): ", sslErrors());
+    }
+    auto ready = io::waitFd(fd, events, deadline, io::Stop{abort}, "TLS handshake");
+    if (!ready.ok()) return ready.status();
+  }
+  impl->usable = true;
+  return std::unique_ptr<TlsSession>(new TlsSession(std::move(impl)));
+}
+
+StatusOr<size_t> TlsSession::send(const void* data, size_t bytes) {
+  if (bytes == 0) return size_t{0};
+  ERR_clear_error();
+  size_t done = 0;
+  errno = 0;
+  int rc = SSL_write_ex(impl_->ssl, data, bytes, &done);
+  if (rc == 1) return done;
+  int err = SSL_get_error(impl_->ssl, rc);
+  if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) return size_t{0};
+  impl_->usable = false;
+  if (err == SSL_ERROR_SYSCALL && errno != 0) return ErrnoError("TLS send", errno);
+  return RemoteError("TLS send failed: ", sslErrors());
+}
+
+StatusOr<size_t> TlsSession::recv(void* data, size_t bytes, bool* eof) {
+  *eof = false;
+  if (bytes == 0) return size_t{0};
+  ERR_clear_error();
+  size_t done = 0;
+  errno = 0;
+  int rc = SSL_read_ex(impl_->ssl, data, bytes, &done);
+  if (rc == 1) return done;
+  int err = SSL_get_error(impl_->ssl, rc);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return size_t{0};
+  if (err == SSL_ERROR_ZERO_RETURN) {
+    *eof = true;
+    return size_t{0};
+  }
+  impl_->usable = false;
+  if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+    // The peer closed the socket without a TLS close_notify (a process that
+    // exits does so): a close, as for a plain socket.
+    if (errno == 0) {
+      *eof = true;
+      return size_t{0};
+    }
+    return ErrnoError("TLS receive", errno);
+  }
+  return RemoteError("TLS receive failed (a damaged or forged record): ", sslErrors());
+}
+
+#else  // !STRATA_HAVE_OPENSSL
+
+struct TlsSession::Impl {};
+
+bool tlsAvailable() { return false; }
+
+TlsSession::TlsSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TlsSession::~TlsSession() = default;
+
+StatusOr<std::unique_ptr<TlsSession>> TlsSession::handshake(int, Role, const Secret&, Purpose,
+                                                            Deadline, const AbortFlag*) {
+  return InvalidUsage("STRATA_TLS=1, but this build of Strata has no TLS (OpenSSL was not found "
+                      "when it was configured; install libssl-dev and rebuild)");
+}
+
+StatusOr<size_t> TlsSession::send(const void*, size_t) {
+  return InvalidUsage("TLS is not available in this build");
+}
+
+StatusOr<size_t> TlsSession::recv(void*, size_t, bool*) {
+  return InvalidUsage("TLS is not available in this build");
+}
+
+#endif
+
+}  // namespace strata::net
