@@ -255,7 +255,7 @@ void TcpTransport::handshake(net::Socket sock) {
   if (sent.ok() && config_.tls) {
     auto session = net::TlsSession::handshake(sock.fd(), net::TlsSession::Role::kServer,
                                               config_.secret, net::Purpose::kTcpData, deadline,
-                                              &stopping_);
+                                              net::io::Stop{&stopping_});
     if (session.ok()) {
       tls = std::move(session).value();
     } else {
@@ -342,7 +342,7 @@ StatusOr<SendConnection*> TcpTransport::connect(int peer, int channel,
     if (config_.tls) {
       auto session = net::TlsSession::handshake(sock.fd(), net::TlsSession::Role::kClient,
                                                 config_.secret, net::Purpose::kTcpData, deadline,
-                                                &stopping_);
+                                                net::io::Stop{&stopping_});
       if (!session.ok()) {
         Status s = session.status();
         return s.withContext(what);

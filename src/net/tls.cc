@@ -134,11 +134,11 @@ struct TlsSession::Impl {
   SSL* ssl = nullptr;
   PskKey psk;
   bool usable = false;  // handshake done, no fatal error since
+  short wants = POLLIN;   // what the handshake waits for
+  // No close_notify on the way out: the socket may already be closed (and
+  // its number reused); peers read a close without one as an ordinary EOF.
   ~Impl() {
-    if (ssl == nullptr) return;
-    // Best effort close_notify (non-blocking; the socket closes right after).
-    if (usable) SSL_shutdown(ssl);
-    SSL_free(ssl);
+    if (ssl != nullptr) SSL_free(ssl);
   }
 };
 
@@ -147,10 +147,8 @@ bool tlsAvailable() { return true; }
 TlsSession::TlsSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TlsSession::~TlsSession() = default;
 
-StatusOr<std::unique_ptr<TlsSession>> TlsSession::handshake(int fd, Role role,
-                                                            const Secret& secret, Purpose purpose,
-                                                            Deadline deadline,
-                                                            const AbortFlag* abort) {
+StatusOr<std::unique_ptr<TlsSession>> TlsSession::begin(int fd, Role role, const Secret& secret,
+                                                        Purpose purpose) {
   Status error;
   SSL_CTX* ctx = context(role, &error);
   if (ctx == nullptr) return error;
@@ -171,31 +169,51 @@ StatusOr<std::unique_ptr<TlsSession>> TlsSession::handshake(int fd, Role role,
   } else {
     SSL_set_accept_state(impl->ssl);
   }
+  return std::unique_ptr<TlsSession>(new TlsSession(std::move(impl)));
+}
+
+StatusOr<bool> TlsSession::step() {
+  if (impl_->usable) return true;
   ERR_clear_error();
+  errno = 0;
+  int rc = SSL_do_handshake(impl_->ssl);
+  if (rc == 1) {
+    impl_->usable = true;
+    return true;
+  }
+  int err = SSL_get_error(impl_->ssl, rc);
+  if (err == SSL_ERROR_WANT_READ) {
+    impl_->wants = POLLIN;
+    return false;
+  }
+  if (err == SSL_ERROR_WANT_WRITE) {
+    impl_->wants = POLLOUT;
+    return false;
+  }
+  if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) {
+    int saved = errno;
+    std::string detail = ERR_peek_error() != 0 ? sslErrors()
+                         : saved != 0          ? std::string(std::strerror(saved))
+                                               : std::string("connection closed by peer");
+    return RemoteError("TLS handshake failed: ", detail);
+  }
+  return RemoteError("TLS handshake failed (a different secret?): ", sslErrors());
+}
+
+short TlsSession::events() const { return impl_->wants; }
+
+bool TlsSession::hasBuffered() const { return SSL_has_pending(impl_->ssl) == 1; }
+
+StatusOr<std::unique_ptr<TlsSession>> TlsSession::handshake(int fd, Role role,
+                                                            const Secret& secret, Purpose purpose,
+                                                            Deadline deadline, io::Stop stop) {
+  STRATA_ASSIGN_OR_RETURN(auto session, begin(fd, role, secret, purpose));
   for (;;) {
-    errno = 0;
-    int rc = SSL_do_handshake(impl->ssl);
-    if (rc == 1) break;
-    int err = SSL_get_error(impl->ssl, rc);
-    short events = 0;
-    if (err == SSL_ERROR_WANT_READ) {
-      events = POLLIN;
-    } else if (err == SSL_ERROR_WANT_WRITE) {
-      events = POLLOUT;
-    } else if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) {
-      int saved = errno;
-      std::string detail = ERR_peek_error() != 0 ? sslErrors()
-                           : saved != 0          ? std::string(std::strerror(saved))
-                                                 : std::string("connection closed by peer");
-      return RemoteError("TLS handshake failed (does the peer run with STRATA_TLS=1?): ", detail);
-    } else {
-      return RemoteError("TLS handshake failed (a different secret, or not TLS?): ", sslErrors());
-    }
-    auto ready = io::waitFd(fd, events, deadline, io::Stop{abort}, "TLS handshake");
+    STRATA_ASSIGN_OR_RETURN(bool done, session->step());
+    if (done) return session;
+    auto ready = io::waitFd(fd, session->events(), deadline, stop, "TLS handshake");
     if (!ready.ok()) return ready.status();
   }
-  impl->usable = true;
-  return std::unique_ptr<TlsSession>(new TlsSession(std::move(impl)));
 }
 
 StatusOr<size_t> TlsSession::send(const void* data, size_t bytes) {
@@ -248,11 +266,20 @@ bool tlsAvailable() { return false; }
 TlsSession::TlsSession(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TlsSession::~TlsSession() = default;
 
-StatusOr<std::unique_ptr<TlsSession>> TlsSession::handshake(int, Role, const Secret&, Purpose,
-                                                            Deadline, const AbortFlag*) {
+StatusOr<std::unique_ptr<TlsSession>> TlsSession::begin(int, Role, const Secret&, Purpose) {
   return InvalidUsage("STRATA_TLS=1, but this build of Strata has no TLS (OpenSSL was not found "
                       "when it was configured; install libssl-dev and rebuild)");
 }
+
+StatusOr<std::unique_ptr<TlsSession>> TlsSession::handshake(int fd, Role role,
+                                                            const Secret& secret, Purpose purpose,
+                                                            Deadline, io::Stop) {
+  return begin(fd, role, secret, purpose);
+}
+
+StatusOr<bool> TlsSession::step() { return InvalidUsage("TLS is not available in this build"); }
+short TlsSession::events() const { return POLLIN; }
+bool TlsSession::hasBuffered() const { return false; }
 
 StatusOr<size_t> TlsSession::send(const void*, size_t) {
   return InvalidUsage("TLS is not available in this build");
@@ -263,5 +290,56 @@ StatusOr<size_t> TlsSession::recv(void*, size_t, bool*) {
 }
 
 #endif
+
+StatusOr<size_t> sendSomeOn(int fd, TlsSession* tls, const void* data, size_t bytes) {
+  if (tls == nullptr) return io::sendSome(fd, data, bytes);
+  return tls->send(data, bytes);
+}
+
+StatusOr<size_t> recvSomeOn(int fd, TlsSession* tls, void* data, size_t bytes) {
+  if (tls == nullptr) return io::recvSome(fd, data, bytes);
+  bool eof = false;
+  STRATA_ASSIGN_OR_RETURN(size_t n, tls->recv(data, bytes, &eof));
+  if (eof) return RemoteError("connection closed by peer");
+  return n;
+}
+
+Status sendAllOn(int fd, TlsSession* tls, const void* data, size_t bytes, Deadline deadline,
+                 io::Stop stop) {
+  if (tls == nullptr) return io::sendAll(fd, data, bytes, deadline, stop);
+  const auto* p = static_cast<const uint8_t*>(data);
+  size_t done = 0;
+  while (done < bytes) {
+    STRATA_ASSIGN_OR_RETURN(size_t n, tls->send(p + done, bytes - done));
+    done += n;
+    if (n == 0) {
+      auto ready = io::waitFd(fd, POLLOUT, deadline, stop, "sending");
+      if (!ready.ok()) {
+        Status s = ready.status();
+        return s.withContext(strCat("sent ", done, " of ", bytes, " bytes"));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status recvAllOn(int fd, TlsSession* tls, void* data, size_t bytes, Deadline deadline,
+                 io::Stop stop) {
+  if (tls == nullptr) return io::recvAll(fd, data, bytes, deadline, stop);
+  auto* p = static_cast<uint8_t*>(data);
+  size_t done = 0;
+  while (done < bytes) {
+    STRATA_ASSIGN_OR_RETURN(size_t n, recvSomeOn(fd, tls, p + done, bytes - done));
+    done += n;
+    if (n == 0) {
+      auto ready = io::waitFd(fd, POLLIN, deadline, stop, "receiving");
+      if (!ready.ok()) {
+        Status s = ready.status();
+        return s.withContext(strCat("received ", done, " of ", bytes, " bytes"));
+      }
+    }
+  }
+  return Status::Ok();
+}
 
 }  // namespace strata::net
