@@ -27,9 +27,9 @@ constexpr int kReadRounds = 16;            // per connection per wakeup, for fai
 struct PeerNetwork::Incoming {
   enum class Phase { kAuth, kTls, kConnect, kReady };
 
-  Incoming(net::Socket s, const net::Secret& secret)
+  Incoming(net::Socket s, const net::Secret& secret, uint32_t flags)
       : sock(std::move(s)),
-        hs(net::Handshake::Role::kServer, secret, net::Purpose::kBootstrapPeer) {}
+        hs(net::Handshake::Role::kServer, secret, net::Purpose::kBootstrapPeer, flags) {}
 
   net::Socket sock;
   std::string from;
@@ -49,6 +49,7 @@ struct PeerNetwork::Incoming {
 
 PeerNetwork::PeerNetwork(const Params& params)
     : params_(params),
+      flags_(net::Handshake::configuredFlags()),
       liveConns_(params.nranks, 0),
       everConnected_(params.nranks, false),
       lostWhy_(params.nranks) {
@@ -97,7 +98,8 @@ void PeerNetwork::abort() {
 
 Status PeerNetwork::connectTo(int peer, Outgoing& out, Deadline deadline) {
   STRATA_ASSIGN_OR_RETURN(net::Socket sock, net::io::connect(peers_[peer], deadline, stop()));
-  net::Handshake hs(net::Handshake::Role::kClient, params_.secret, net::Purpose::kBootstrapPeer);
+  net::Handshake hs(net::Handshake::Role::kClient, params_.secret, net::Purpose::kBootstrapPeer,
+                    flags_);
   STRATA_RETURN_IF_ERROR(hs.start());
   STRATA_RETURN_IF_ERROR(
       net::runHandshake(hs, sock.fd(), deadline.capped(params_.handshake), stop()));
@@ -267,7 +269,7 @@ void PeerNetwork::acceptNew(std::vector<std::unique_ptr<Incoming>>& conns) {
       }
       return;
     }
-    auto c = std::make_unique<Incoming>(net::Socket(fd), params_.secret);
+    auto c = std::make_unique<Incoming>(net::Socket(fd), params_.secret, flags_);
     auto from = c->sock.peerAddress();
     c->from = from.ok() ? from->toString() : "<unknown>";
     size_t pending = std::count_if(conns.begin(), conns.end(), [](const auto& p) {

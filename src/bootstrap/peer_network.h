@@ -82,6 +82,7 @@ class PeerNetwork {
   void closeIncoming(Incoming& c, const Status& why);
 
   Params params_;
+  uint32_t flags_;  // handshake flags (STRATA_TLS), read once at creation
   net::Socket listener_;
   net::Address address_;
   std::vector<net::Address> peers_;

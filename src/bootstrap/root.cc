@@ -31,9 +31,9 @@ constexpr size_t kMaxPending = 1024;
 struct RootConn {
   enum class Phase { kAuth, kTls, kHello, kWaiting, kSending };
 
-  RootConn(net::Socket s, const net::Secret& secret)
-      : sock(std::move(s)), hs(net::Handshake::Role::kServer, secret,
-                               net::Purpose::kBootstrapRoot) {}
+  RootConn(net::Socket s, const net::Secret& secret, uint32_t flags)
+      : sock(std::move(s)),
+        hs(net::Handshake::Role::kServer, secret, net::Purpose::kBootstrapRoot, flags) {}
 
   net::Socket sock;
   std::string peer;
@@ -61,9 +61,10 @@ struct RootConn {
 class RootService {
  public:
   RootService(net::Socket listener, const net::Secret& secret, milliseconds timeout,
-              milliseconds handshake)
+              milliseconds handshake, uint32_t flags)
       : listener_(std::move(listener)),
         secret_(secret),
+        flags_(flags),
         deadline_(Deadline::after(timeout)),
         timeout_(timeout),
         handshake_(handshake) {
@@ -85,6 +86,8 @@ class RootService {
 
   net::Socket listener_;
   net::Secret secret_;
+  uint32_t flags_;  // handshake flags (STRATA_TLS), read once by the caller: this
+                    // thread may outlive main(), so it reads no settings itself
   Deadline deadline_;
   milliseconds timeout_;
   milliseconds handshake_;
@@ -156,7 +159,7 @@ void RootService::acceptNew() {
       }
       return;
     }
-    auto c = std::make_unique<RootConn>(net::Socket(fd), secret_);
+    auto c = std::make_unique<RootConn>(net::Socket(fd), secret_, flags_);
     auto peer = c->sock.peerAddress();
     c->peer = peer.ok() ? peer->toString() : "<unknown>";
     size_t pending = std::count_if(conns_.begin(), conns_.end(),
@@ -339,7 +342,8 @@ Status launchRoot(net::Socket listener, const net::Secret& secret) {
   if (handshakeMs <= 0) handshakeMs = 20000;
   auto service = std::make_shared<RootService>(std::move(listener), secret,
                                                milliseconds(timeoutSec * 1000),
-                                               milliseconds(handshakeMs));
+                                               milliseconds(handshakeMs),
+                                               net::Handshake::configuredFlags());
   return spawnThread([service] { service->run(); }, nullptr);
 }
 
