@@ -70,4 +70,11 @@ if(VERBS_INCLUDE_DIR)
 endif()
 strata_feature(STRATA_WITH_VERBS VERBS _verbs_found)
 
+# TLS on tcp connections (STRATA_TLS=1): OpenSSL's libssl, linked by the
+# core library only when found.
+if(NOT STRATA_WITH_OPENSSL STREQUAL "OFF")
+  find_package(OpenSSL 1.1.1 QUIET COMPONENTS SSL Crypto)
+endif()
+strata_feature(STRATA_WITH_OPENSSL OPENSSL OPENSSL_FOUND)
+
 message(STATUS "Strata optional features found: ${STRATA_FEATURES}")

@@ -8,6 +8,8 @@ packages=(build-essential cmake pkg-config git libgtest-dev libgmock-dev libbenc
           iproute2 python3
           # launchers (mpirun tests, perf tools' MPI_Bcast of the unique id)
           libopenmpi-dev openmpi-bin
+          # optional TLS on tcp connections (STRATA_TLS)
+          libssl-dev
           # fuzzing in CI (scripts/fuzz.sh)
           clang-14 libclang-rt-14-dev)
 # Optional extras: peers for comparison benchmarks, link limits and plots.

@@ -12,7 +12,7 @@ namespace strata::transport {
 namespace {
 
 constexpr uint32_t kDescriptorMagic = 0x43534454;  // "TDSC"
-constexpr uint32_t kDescriptorVersion = 1;
+constexpr uint32_t kDescriptorVersion = 2;  // 2: the TLS flag
 
 }  // namespace
 
@@ -70,6 +70,7 @@ std::string RankDescriptor::encode() const {
   w.u32(tcp.nslots);
   w.u64(tcp.slotBytes);
   w.u32(tcp.nsocks);
+  w.u32(tls ? 1 : 0);
   return w.data();
 }
 
@@ -100,15 +101,17 @@ StatusOr<RankDescriptor> RankDescriptor::decode(const std::string& bytes) {
   d.tcp.nslots = r.u32();
   d.tcp.slotBytes = r.u64();
   d.tcp.nsocks = r.u32();
+  uint32_t tls = r.u32();
   if (!r.atEnd()) return RemoteError("descriptor is truncated or has trailing bytes");
   if (d.rank < 0 || d.nranks < 1 || d.rank >= d.nranks || d.nchannels < 1 ||
-      d.nchannels > 1024 || mode > 3 || shmDisable > 1 || hasListener > 1 ||
+      d.nchannels > 1024 || mode > 3 || shmDisable > 1 || hasListener > 1 || tls > 1 ||
       d.hostId.empty() || d.process.pid <= 0) {
     return RemoteError("descriptor has out-of-range fields");
   }
   if (!isValidSegmentName(d.shmName)) return RemoteError("descriptor has a bad shm name");
   d.mode = static_cast<TransportMode>(mode);
   d.shmDisable = shmDisable != 0;
+  d.tls = tls != 0;
   STRATA_RETURN_IF_ERROR(checkGeometry("memory FIFO", d.memory.nslots, d.memory.slotBytes));
   STRATA_RETURN_IF_ERROR(checkGeometry("tcp FIFO", d.tcp.nslots, d.tcp.slotBytes));
   if (d.tcp.nsocks < 1 || d.tcp.nsocks > kMaxSockets) {

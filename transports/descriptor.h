@@ -31,6 +31,7 @@ struct RankDescriptor {
   bool hasListener = false;
   net::Address listener;
   TcpParams tcp;              // geometry of this rank's tcp receive FIFOs
+  bool tls = false;           // STRATA_TLS: its tcp connections run TLS
 
   std::string encode() const;
   static StatusOr<RankDescriptor> decode(const std::string& bytes);

@@ -19,8 +19,11 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "net/auth.h"
+#include "net/tls.h"
 #include "transports/descriptor.h"
 #include "transports/manager.h"
+
+#include "net/tls.h"
 #include "transports/memory_transport.h"
 #include "transports/peer_memory.h"
 #include "transports/segment.h"
@@ -50,6 +53,7 @@ struct Settings {
   TcpParams tcp;
   int nthreads = 1;
   std::chrono::milliseconds handshakeTimeout{20000};
+  bool tls = false;
 };
 
 StatusOr<Settings> readSettings() {
@@ -67,6 +71,11 @@ StatusOr<Settings> readSettings() {
     return InvalidArgument("STRATA_TRANSPORT=", mode, " is not one of auto, loopback, shm, tcp");
   }
   s.shmDisable = config::getBool("STRATA_SHM_DISABLE");
+  s.tls = config::getBool("STRATA_TLS");
+  if (s.tls && !net::tlsAvailable()) {
+    return InvalidUsage("STRATA_TLS=1, but this build of Strata has no TLS (OpenSSL was not "
+                        "found when it was configured; install libssl-dev and rebuild)");
+  }
   int64_t memSlot = config::getInt("STRATA_SHM_SLOT_BYTES");
   int64_t memSlots = config::getInt("STRATA_SHM_NSLOTS");
   int64_t tcpSlot = config::getInt("STRATA_TCP_SLOT_BYTES");
@@ -289,6 +298,7 @@ Status Manager::init(bootstrap::Bootstrap& bs, const ManagerOptions& options) {
   mine.nchannels = nchannels_;
   mine.mode = settings.mode;
   mine.shmDisable = settings.shmDisable;
+  mine.tls = settings.tls;
   mine.hostId = hostIdentity().substr(0, kMaxHostIdBytes);
   mine.process = selfProcessInfo();
   mine.processToken = processToken();
@@ -327,6 +337,10 @@ Status Manager::init(bootstrap::Bootstrap& bs, const ManagerOptions& options) {
                d.value().shmDisable != settings.shmDisable) {
       status = InvalidUsage("rank ", r, " was created with different transport settings ",
                             "(channels, STRATA_TRANSPORT or STRATA_SHM_DISABLE differ)");
+    } else if (d.value().tls != settings.tls) {
+      status = InvalidUsage("rank ", r, " has STRATA_TLS=", d.value().tls ? 1 : 0,
+                            " but this rank has STRATA_TLS=", settings.tls ? 1 : 0,
+                            ": all ranks must agree on TLS for tcp connections");
     } else {
       descs_[r] = std::move(d).value();
     }
@@ -380,6 +394,7 @@ Status Manager::init(bootstrap::Bootstrap& bs, const ManagerOptions& options) {
     tc.abort = &abort_;
     tc.bell = own_->doorbell();
     tc.tcpPeers = tcpPeers;
+    tc.tls = settings.tls;
     decided = tcp_->start(tc);
   } else if (!anyTcp) {
     tcp_.reset();

@@ -57,6 +57,7 @@ TcpLink::TcpLink(int peer, int channel, const TcpParams& params, const AbortStat
       created_(std::chrono::steady_clock::now()),
       timeout_(timeout),
       incoming_(params.nsocks),
+      incomingTls_(params.nsocks),
       claimed_(params.nsocks, false),
       incomingSet_(params.nsocks, false) {
   for (uint32_t j = 0; j < params.nsocks; ++j) {
@@ -72,10 +73,11 @@ bool TcpLink::claimSocket(uint32_t index) {
   return true;
 }
 
-void TcpLink::giveSocket(uint32_t index, net::Socket sock) {
+void TcpLink::giveSocket(uint32_t index, net::Socket sock, std::unique_ptr<net::TlsSession> tls) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     incoming_[index] = std::move(sock);
+    incomingTls_[index] = std::move(tls);
     incomingSet_[index] = true;
   }
   attached_.fetch_add(1, std::memory_order_release);
@@ -89,6 +91,7 @@ void TcpLink::adoptSockets(int epollFd) {
       if (!incomingSet_[j]) continue;
       incomingSet_[j] = false;
       socks_[j].sock = std::move(incoming_[j]);
+      socks_[j].tls = std::move(incomingTls_[j]);
     }
   }
   for (TcpSocketState& s : socks_) {
@@ -131,6 +134,22 @@ void TcpLink::fail(Status status, bool expected) {
 
 std::string TcpLink::what(const char* direction) const {
   return strCat("tcp connection ", direction, " rank ", peer_, " channel ", channel_);
+}
+
+StatusOr<size_t> TcpLink::readSome(TcpSocketState& s, void* data, size_t bytes, bool* eof) {
+  *eof = false;
+  if (s.tls != nullptr) return s.tls->recv(data, bytes, eof);
+  for (;;) {
+    ssize_t r = recv(s.sock.fd(), data, bytes, MSG_DONTWAIT);
+    if (r > 0) return static_cast<size_t>(r);
+    if (r == 0) {
+      *eof = bytes > 0;
+      return size_t{0};
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return size_t{0};
+    return ErrnoError("recv", errno);
+  }
 }
 
 Status TcpLink::linkHealth(const char* direction) {
@@ -203,6 +222,27 @@ bool TcpSendLink::pumpSocket(uint32_t j, uint64_t known) {
       iov[n].iov_base = v.slot(s.seq) + s.offset + dataDone;
       iov[n].iov_len = s.len - dataDone;
       ++n;
+    }
+    if (s.tls != nullptr) {
+      // TLS takes one buffer at a time (the header, then the data).
+      auto sent = s.tls->send(iov[0].iov_base, iov[0].iov_len);
+      if (!sent.ok()) {
+        Status err = sent.status();
+        fail(err.withContext(what("to")));
+        return moved;
+      }
+      if (*sent == 0) {
+        s.canWrite = false;
+        break;
+      }
+      moved = true;
+      s.done += *sent;
+      if (s.done == kPartHeaderBytes + s.len) {
+        s.active = false;
+        --partsLeft_[s.seq % params_.nslots];
+        ++s.nextSeq;
+      }
+      continue;
     }
     msghdr msg{};
     msg.msg_iov = iov;
@@ -314,9 +354,14 @@ bool TcpRecvLink::pumpSocket(uint32_t j, uint64_t tail) {
   bool moved = false;
   while (s.registered && s.canRead) {
     if (!s.active) {
-      ssize_t r = recv(s.sock.fd(), s.header + s.headerDone, kPartHeaderBytes - s.headerDone,
-                       MSG_DONTWAIT);
-      if (r == 0) {
+      bool eof = false;
+      auto got = readSome(s, s.header + s.headerDone, kPartHeaderBytes - s.headerDone, &eof);
+      if (!got.ok()) {
+        Status err = got.status();
+        fail(err.withContext(what("from")));
+        return moved;
+      }
+      if (eof) {
         if (s.headerDone != 0) {
           fail(RemoteError(what("from"), ": closed by rank ", peer_, " inside a part header"));
           return moved;
@@ -325,17 +370,12 @@ bool TcpRecvLink::pumpSocket(uint32_t j, uint64_t tail) {
         s.canRead = false;
         break;
       }
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          s.canRead = false;
-          break;
-        }
-        fail(ErrnoError("recv", errno).withContext(what("from")));
-        return moved;
+      if (*got == 0) {
+        s.canRead = false;
+        break;
       }
       moved = true;
-      s.headerDone += static_cast<size_t>(r);
+      s.headerDone += *got;
       if (s.headerDone < kPartHeaderBytes) continue;
       s.headerDone = 0;
       Status st = acceptHeader(j);
@@ -358,23 +398,23 @@ bool TcpRecvLink::pumpSocket(uint32_t j, uint64_t tail) {
       return moved;
     }
     if (s.done < s.len) {
-      ssize_t r = recv(s.sock.fd(), v.slot(s.seq) + s.offset + s.done, s.len - s.done,
-                       MSG_DONTWAIT);
-      if (r == 0) {
+      bool eof = false;
+      auto got = readSome(s, v.slot(s.seq) + s.offset + s.done, s.len - s.done, &eof);
+      if (!got.ok()) {
+        Status err = got.status();
+        fail(err.withContext(what("from")));
+        return moved;
+      }
+      if (eof) {
         fail(RemoteError(what("from"), ": closed by rank ", peer_, " in the middle of a slot"));
         return moved;
       }
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          s.canRead = false;
-          break;
-        }
-        fail(ErrnoError("recv", errno).withContext(what("from")));
-        return moved;
+      if (*got == 0) {
+        s.canRead = false;
+        break;
       }
       moved = true;
-      s.done += static_cast<uint64_t>(r);
+      s.done += *got;
       if (s.done < s.len) continue;
     }
     slot.mask |= 1ull << s.part;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "net/socket.h"
+#include "net/tls.h"
 #include "transports/connection.h"
 #include "transports/fifo.h"
 #include "transports/health.h"
@@ -64,6 +65,7 @@ struct TcpSocketState {
   TcpLink* owner = nullptr;
   uint32_t index = 0;
   net::Socket sock;
+  std::unique_ptr<net::TlsSession> tls;  // STRATA_TLS=1: every byte goes through it
   bool registered = false;  // in the proxy's epoll set
   bool canRead = false;
   bool canWrite = false;
@@ -112,10 +114,14 @@ class TcpLink {
   // Hands a connected, authenticated socket to the link (any thread).
   // False if that socket index was already taken.
   bool claimSocket(uint32_t index);
-  void giveSocket(uint32_t index, net::Socket sock);
+  void giveSocket(uint32_t index, net::Socket sock, std::unique_ptr<net::TlsSession> tls = nullptr);
 
  protected:
   Status linkHealth(const char* direction);
+  // One non-blocking read from socket j (through TLS when it has a session):
+  // bytes read; 0 with *eof false when nothing is ready, 0 with *eof true
+  // when the peer closed the connection.
+  StatusOr<size_t> readSome(TcpSocketState& s, void* data, size_t bytes, bool* eof);
   std::string what(const char* direction) const;
 
   int peer_;
@@ -133,6 +139,7 @@ class TcpLink {
  private:
   std::mutex mu_;
   std::vector<net::Socket> incoming_;  // handed over, not yet adopted
+  std::vector<std::unique_ptr<net::TlsSession>> incomingTls_;
   std::vector<bool> claimed_;
   std::vector<bool> incomingSet_;
   std::atomic<bool> failed_{false};

@@ -251,6 +251,17 @@ void TcpTransport::handshake(net::Socket sock) {
                 ": ", rejectText(code));
     return;
   }
+  std::unique_ptr<net::TlsSession> tls;
+  if (sent.ok() && config_.tls) {
+    auto session = net::TlsSession::handshake(sock.fd(), net::TlsSession::Role::kServer,
+                                              config_.secret, net::Purpose::kTcpData, deadline,
+                                              net::io::Stop{&stopping_});
+    if (session.ok()) {
+      tls = std::move(session).value();
+    } else {
+      sent = session.status();
+    }
+  }
   if (sent.ok()) sent = tune(sock);
   if (sent.ok()) sent = sock.setNonBlocking(true);
   if (!sent.ok()) {
@@ -258,8 +269,8 @@ void TcpTransport::handshake(net::Socket sock) {
     return;
   }
   STRATA_INFO(log::kNet, "rank ", config_.rank, ": tcp socket ", index, " from rank ", peer,
-              " channel ", channel, " (", from, ") connected");
-  link->giveSocket(index, std::move(sock));
+              " channel ", channel, " (", from, ") connected", tls ? " with TLS" : "");
+  link->giveSocket(index, std::move(sock), std::move(tls));
   link->proxy()->adopt(link);
 }
 
@@ -327,10 +338,21 @@ StatusOr<SendConnection*> TcpTransport::connect(int peer, int channel,
     if (wire::getU32(ack) != kAckMagic) return RemoteError(what, ": malformed handshake reply");
     uint32_t code = wire::getU32(ack + 4);
     if (code != kAccepted) return RemoteError(what, ": rejected by the receiver: ", rejectText(code));
+    std::unique_ptr<net::TlsSession> tls;
+    if (config_.tls) {
+      auto session = net::TlsSession::handshake(sock.fd(), net::TlsSession::Role::kClient,
+                                                config_.secret, net::Purpose::kTcpData, deadline,
+                                                net::io::Stop{&stopping_});
+      if (!session.ok()) {
+        Status s = session.status();
+        return s.withContext(what);
+      }
+      tls = std::move(session).value();
+    }
     STRATA_RETURN_IF_ERROR_CTX(tune(sock), what);
     STRATA_RETURN_IF_ERROR_CTX(sock.setNonBlocking(true), what);
     link->claimSocket(j);
-    link->giveSocket(j, std::move(sock));
+    link->giveSocket(j, std::move(sock), std::move(tls));
   }
   TcpSendLink* raw = link.get();
   {
@@ -342,7 +364,7 @@ StatusOr<SendConnection*> TcpTransport::connect(int peer, int channel,
   }
   raw->proxy()->adopt(raw);
   STRATA_INFO(log::kNet, "rank ", config_.rank, ": ", what, " established with ",
-              peerParams.nsocks, " sockets");
+              peerParams.nsocks, " sockets", config_.tls ? " (TLS)" : "");
   return static_cast<SendConnection*>(raw);
 }
 

@@ -11,6 +11,8 @@
 // The receiver checks every field against what it expects (its own rank,
 // communicator and FIFO geometry, a peer that uses tcp toward it, a socket
 // index not seen before) and closes the socket on any mismatch.
+// With STRATA_TLS=1 (all ranks agree on it at creation) a TLS 1.3 session
+// keyed from the secret starts after the Ack, and carries the data parts.
 #pragma once
 
 #include <pthread.h>
@@ -62,6 +64,7 @@ struct TcpConfig {
   AbortState* abort = nullptr;
   Doorbell* bell = nullptr;
   std::vector<bool> tcpPeers;  // ranks that may connect to this one
+  bool tls = false;            // STRATA_TLS: TLS 1.3 on every data socket (net/tls.h)
 };
 
 // The fields of a Hello after magic and version.

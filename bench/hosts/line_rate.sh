@@ -5,7 +5,8 @@
 #   1. 2 hosts x 1 rank over an unshaped veth link:
 #      iperf3 single stream (and --bidir, both directions at once),
 #      Strata all_reduce_perf and sendrecv_perf busbw at SIZE (256 MiB),
-#      Gloo's ring all-reduce (bench/peers/gloo_allreduce_bench) at SIZE;
+#      Gloo's ring all-reduce (bench/peers/gloo_allreduce_bench) at SIZE,
+#      and Strata's two again with STRATA_TLS=1 (the cost of TLS);
 #   2. 4 hosts x 1 rank, every link shaped to RATE (1gbit) with tbf:
 #      iperf3 single stream and Strata all_reduce_perf busbw.
 #
@@ -112,7 +113,14 @@ inside_pair() {
           run_ranks 2 ar "$build/bench/all_reduce_perf" -b "$size" -e "$size" -n 10 -w 2 -c 0 -J "$work/ar.json" &&
             record strata_allreduce "$(busbw_of "$work/ar.json")"
           run_ranks 2 sr "$build/bench/sendrecv_perf" -b "$size" -e "$size" -n 10 -w 2 -c 0 -J "$work/sr.json" &&
-            record strata_sendrecv "$(busbw_of "$work/sr.json")" ;;
+            record strata_sendrecv "$(busbw_of "$work/sr.json")"
+          # The same with TLS on the data connections (STRATA_TLS=1).
+          run_ranks 2 artls env STRATA_TLS=1 "$build/bench/all_reduce_perf" -b "$size" -e "$size" \
+            -n 10 -w 2 -c 0 -J "$work/artls.json" &&
+            record strata_allreduce_tls "$(busbw_of "$work/artls.json")"
+          run_ranks 2 srtls env STRATA_TLS=1 "$build/bench/sendrecv_perf" -b "$size" -e "$size" \
+            -n 10 -w 2 -c 0 -J "$work/srtls.json" &&
+            record strata_sendrecv_tls "$(busbw_of "$work/srtls.json")" ;;
         gloo)
           rm -rf "$work/gloo-store" && mkdir -p "$work/gloo-store"
           run_ranks 2 gloo "$build/bench/peers/gloo_allreduce_bench" --store "$work/gloo-store" \
@@ -189,10 +197,15 @@ print("| measure | GB/s | vs iperf3 single | vs iperf3 bidir (per direction) | v
 print("|---|---:|---:|---:|---:|")
 for k, label in [("iperf3_single", "iperf3, one stream"), ("iperf3_bidir", "iperf3 --bidir, per direction"),
                  ("strata_allreduce", "Strata all-reduce busbw"), ("strata_sendrecv", "Strata sendrecv busbw"),
+                 ("strata_allreduce_tls", "Strata all-reduce busbw, STRATA_TLS=1"),
+                 ("strata_sendrecv_tls", "Strata sendrecv busbw, STRATA_TLS=1"),
                  ("gloo_allreduce", "Gloo all-reduce busbw")]:
     v = g(k)
     vs_gloo = f"{v / g('gloo_allreduce'):.2f}" if k.startswith("strata") else ""
     print(f"| {label} | {v:.3f} | {v / g('iperf3_single'):.2f} | {v / g('iperf3_bidir'):.2f} | {vs_gloo} |")
+print()
+print(f"TLS cost: all-reduce with TLS / without = {g('strata_allreduce_tls') / g('strata_allreduce'):.2f}, "
+      f"sendrecv {g('strata_sendrecv_tls') / g('strata_sendrecv'):.2f}")
 print()
 print(f"4 hosts x 1 rank, links shaped to {rate} ({shaped:.3f} GB/s)")
 print()

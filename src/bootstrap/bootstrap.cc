@@ -11,6 +11,7 @@
 #include "net/bytes.h"
 #include "net/handshake.h"
 #include "net/io.h"
+#include "net/tls.h"
 
 namespace strata::bootstrap {
 namespace {
@@ -145,9 +146,15 @@ StatusOr<std::vector<net::Address>> exchangeWithRoot(const UniqueId& id, int ran
   net::Handshake hs(net::Handshake::Role::kClient, id.secret, net::Purpose::kBootstrapRoot);
   STRATA_RETURN_IF_ERROR(hs.start());
   STRATA_RETURN_IF_ERROR(net::runHandshake(hs, sock.fd(), deadline.capped(handshake), stop));
+  std::unique_ptr<net::TlsSession> tls;
+  if (hs.tls()) {
+    STRATA_ASSIGN_OR_RETURN(tls, net::TlsSession::handshake(sock.fd(), net::TlsSession::Role::kClient,
+                                                            id.secret, net::Purpose::kBootstrapRoot,
+                                                            deadline.capped(handshake), stop));
+  }
   uint8_t hello[proto::kHelloBytes];
   proto::encodeHello({static_cast<uint32_t>(rank), static_cast<uint32_t>(nranks), mine}, hello);
-  STRATA_RETURN_IF_ERROR(net::io::sendAll(sock.fd(), hello, sizeof hello, deadline, stop));
+  STRATA_RETURN_IF_ERROR(net::sendAllOn(sock.fd(), tls.get(), hello, sizeof hello, deadline, stop));
   uint8_t head[proto::kReplyHeaderBytes];
   // The root gives up at its own deadline, which is no later than ours, and
   // then says which ranks are missing: wait a little longer for that verdict.
@@ -156,11 +163,12 @@ StatusOr<std::vector<net::Address>> exchangeWithRoot(const UniqueId& id, int ran
                          : Deadline::after(std::chrono::duration_cast<std::chrono::milliseconds>(
                                deadline.remaining()) +
                            kRootVerdictGrace);
-  STRATA_RETURN_IF_ERROR_CTX(net::io::recvAll(sock.fd(), head, sizeof head, verdict, stop),
+  STRATA_RETURN_IF_ERROR_CTX(net::recvAllOn(sock.fd(), tls.get(), head, sizeof head, verdict, stop),
                              "waiting for the other ranks");
   STRATA_ASSIGN_OR_RETURN(proto::ReplyHeader reply, proto::decodeReplyHeader(head));
   std::vector<uint8_t> body(reply.bodyBytes);
-  STRATA_RETURN_IF_ERROR(net::io::recvAll(sock.fd(), body.data(), body.size(), deadline, stop));
+  STRATA_RETURN_IF_ERROR(
+      net::recvAllOn(sock.fd(), tls.get(), body.data(), body.size(), verdict, stop));
   if (reply.kind == proto::kReject) {
     std::string why(body.begin(), body.end());
     if (reply.count == proto::kTimedOut) return Timeout("the bootstrap root gave up: ", why);

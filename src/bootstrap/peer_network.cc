@@ -25,15 +25,16 @@ constexpr int kReadRounds = 16;            // per connection per wakeup, for fai
 
 // One accepted connection, owned by the service thread.
 struct PeerNetwork::Incoming {
-  enum class Phase { kAuth, kConnect, kReady };
+  enum class Phase { kAuth, kTls, kConnect, kReady };
 
-  Incoming(net::Socket s, const net::Secret& secret)
+  Incoming(net::Socket s, const net::Secret& secret, uint32_t flags)
       : sock(std::move(s)),
-        hs(net::Handshake::Role::kServer, secret, net::Purpose::kBootstrapPeer) {}
+        hs(net::Handshake::Role::kServer, secret, net::Purpose::kBootstrapPeer, flags) {}
 
   net::Socket sock;
   std::string from;
   net::Handshake hs;
+  std::unique_ptr<net::TlsSession> tls;
   Phase phase = Phase::kAuth;
   Deadline deadline = Deadline::never();
   int peer = -1;
@@ -48,6 +49,7 @@ struct PeerNetwork::Incoming {
 
 PeerNetwork::PeerNetwork(const Params& params)
     : params_(params),
+      flags_(net::Handshake::configuredFlags()),
       liveConns_(params.nranks, 0),
       everConnected_(params.nranks, false),
       lostWhy_(params.nranks) {
@@ -96,10 +98,18 @@ void PeerNetwork::abort() {
 
 Status PeerNetwork::connectTo(int peer, Outgoing& out, Deadline deadline) {
   STRATA_ASSIGN_OR_RETURN(net::Socket sock, net::io::connect(peers_[peer], deadline, stop()));
-  net::Handshake hs(net::Handshake::Role::kClient, params_.secret, net::Purpose::kBootstrapPeer);
+  net::Handshake hs(net::Handshake::Role::kClient, params_.secret, net::Purpose::kBootstrapPeer,
+                    flags_);
   STRATA_RETURN_IF_ERROR(hs.start());
   STRATA_RETURN_IF_ERROR(
       net::runHandshake(hs, sock.fd(), deadline.capped(params_.handshake), stop()));
+  std::unique_ptr<net::TlsSession> tls;
+  if (hs.tls()) {
+    STRATA_ASSIGN_OR_RETURN(
+        tls, net::TlsSession::handshake(sock.fd(), net::TlsSession::Role::kClient, params_.secret,
+                                        net::Purpose::kBootstrapPeer,
+                                        deadline.capped(params_.handshake), stop()));
+  }
   uint8_t msg[proto::kMessageHeaderBytes + proto::kConnectBodyBytes];
   proto::encodeMessageHeader({proto::kConnect, static_cast<uint32_t>(params_.rank),
                               proto::kConnectBodyBytes},
@@ -108,8 +118,9 @@ Status PeerNetwork::connectTo(int peer, Outgoing& out, Deadline deadline) {
   net::wire::putU32(body, static_cast<uint32_t>(peer));
   net::wire::putU32(body + 4, static_cast<uint32_t>(params_.nranks));
   net::wire::putU64(body + 8, params_.commHash);
-  STRATA_RETURN_IF_ERROR(net::io::sendAll(sock.fd(), msg, sizeof msg, deadline, stop()));
+  STRATA_RETURN_IF_ERROR(net::sendAllOn(sock.fd(), tls.get(), msg, sizeof msg, deadline, stop()));
   out.sock = std::move(sock);
+  out.tls = std::move(tls);
   return Status::Ok();
 }
 
@@ -141,12 +152,13 @@ Status PeerNetwork::send(int peer, proto::MessageKind kind, uint32_t tag, const 
     std::vector<uint8_t> msg(sizeof header + bytes);
     std::memcpy(msg.data(), header, sizeof header);
     if (bytes > 0) std::memcpy(msg.data() + sizeof header, data, bytes);
-    s = net::io::sendAll(out.sock.fd(), msg.data(), msg.size(), deadline, stop());
+    s = net::sendAllOn(out.sock.fd(), out.tls.get(), msg.data(), msg.size(), deadline, stop());
   } else {
-    s = net::io::sendAll(out.sock.fd(), header, sizeof header, deadline, stop());
-    if (s.ok()) s = net::io::sendAll(out.sock.fd(), data, bytes, deadline, stop());
+    s = net::sendAllOn(out.sock.fd(), out.tls.get(), header, sizeof header, deadline, stop());
+    if (s.ok()) s = net::sendAllOn(out.sock.fd(), out.tls.get(), data, bytes, deadline, stop());
   }
   if (!s.ok()) {
+    out.tls.reset();
     out.sock.close();  // a partial message cannot be resumed
     return s.withContext(ctx);
   }
@@ -206,12 +218,17 @@ void PeerNetwork::serve() {
     fds.push_back({wakeFd_, POLLIN, 0});
     fds.push_back({listener_.fd(), POLLIN, 0});
     Deadline next = Deadline::never();
+    bool buffered = false;  // a TLS session holds bytes poll() cannot see
     for (auto& c : conns) {
-      short events = c->phase == Incoming::Phase::kAuth ? c->hs.events() : POLLIN;
+      short events = c->phase == Incoming::Phase::kAuth  ? c->hs.events()
+                     : c->phase == Incoming::Phase::kTls ? c->tls->events()
+                                                         : POLLIN;
       fds.push_back({c->sock.fd(), events, 0});
       if (c->phase != Incoming::Phase::kReady && c->deadline.at() < next.at()) next = c->deadline;
+      buffered |= c->tls != nullptr && c->phase != Incoming::Phase::kTls && c->tls->hasBuffered();
     }
     int timeout = next.at() == Deadline::never().at() ? -1 : next.remainingMs();
+    if (buffered) timeout = 0;
     int rc = ::poll(fds.data(), fds.size(), timeout);
     if (rc < 0) {
       if (errno == EINTR) continue;
@@ -221,7 +238,8 @@ void PeerNetwork::serve() {
     size_t polled = conns.size();
     for (size_t i = 0; i < polled; ++i) {
       Incoming& c = *conns[i];
-      if (fds[2 + i].revents != 0) {
+      if (fds[2 + i].revents != 0 ||
+          (c.tls != nullptr && c.phase != Incoming::Phase::kTls && c.tls->hasBuffered())) {
         Status s = readMore(c);
         if (!s.ok()) closeIncoming(c, s);
       }
@@ -251,7 +269,7 @@ void PeerNetwork::acceptNew(std::vector<std::unique_ptr<Incoming>>& conns) {
       }
       return;
     }
-    auto c = std::make_unique<Incoming>(net::Socket(fd), params_.secret);
+    auto c = std::make_unique<Incoming>(net::Socket(fd), params_.secret, flags_);
     auto from = c->sock.peerAddress();
     c->from = from.ok() ? from->toString() : "<unknown>";
     size_t pending = std::count_if(conns.begin(), conns.end(), [](const auto& p) {
@@ -272,11 +290,24 @@ Status PeerNetwork::readMore(Incoming& c) {
     STRATA_RETURN_IF_ERROR(c.hs.progress(c.sock.fd()));
     if (!c.hs.done()) return Status::Ok();
     c.phase = Incoming::Phase::kConnect;
+    if (c.hs.tls()) {
+      STRATA_ASSIGN_OR_RETURN(c.tls, net::TlsSession::begin(c.sock.fd(),
+                                                            net::TlsSession::Role::kServer,
+                                                            params_.secret,
+                                                            net::Purpose::kBootstrapPeer));
+      c.phase = Incoming::Phase::kTls;
+    }
+  }
+  if (c.phase == Incoming::Phase::kTls) {
+    STRATA_ASSIGN_OR_RETURN(bool done, c.tls->step());
+    if (!done) return Status::Ok();
+    c.phase = Incoming::Phase::kConnect;
   }
   for (int round = 0; round < kReadRounds; ++round) {
     if (!c.haveHeader) {
-      STRATA_ASSIGN_OR_RETURN(size_t n, net::io::recvSome(c.sock.fd(), c.header + c.headerGot,
-                                                          sizeof c.header - c.headerGot));
+      STRATA_ASSIGN_OR_RETURN(size_t n, net::recvSomeOn(c.sock.fd(), c.tls.get(),
+                                                        c.header + c.headerGot,
+                                                        sizeof c.header - c.headerGot));
       if (n == 0) return Status::Ok();
       c.headerGot += n;
       if (c.headerGot < sizeof c.header) continue;
@@ -296,8 +327,9 @@ Status PeerNetwork::readMore(Incoming& c) {
     }
     if (c.payloadGot < c.payload.size()) {
       STRATA_ASSIGN_OR_RETURN(size_t n,
-                              net::io::recvSome(c.sock.fd(), c.payload.data() + c.payloadGot,
-                                                c.payload.size() - c.payloadGot));
+                              net::recvSomeOn(c.sock.fd(), c.tls.get(),
+                                              c.payload.data() + c.payloadGot,
+                                              c.payload.size() - c.payloadGot));
       if (n == 0) return Status::Ok();
       c.payloadGot += n;
       if (c.payloadGot < c.payload.size()) continue;

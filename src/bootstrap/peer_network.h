@@ -26,6 +26,7 @@
 #include "net/auth.h"
 #include "net/io.h"
 #include "net/socket.h"
+#include "net/tls.h"
 
 namespace strata::bootstrap {
 
@@ -64,6 +65,7 @@ class PeerNetwork {
   struct Outgoing {
     std::mutex mu;
     net::Socket sock;
+    std::unique_ptr<net::TlsSession> tls;  // both ends run STRATA_TLS=1
   };
   using Key = std::tuple<int, uint16_t, uint32_t>;
 
@@ -80,6 +82,7 @@ class PeerNetwork {
   void closeIncoming(Incoming& c, const Status& why);
 
   Params params_;
+  uint32_t flags_;  // handshake flags (STRATA_TLS), read once at creation
   net::Socket listener_;
   net::Address address_;
   std::vector<net::Address> peers_;

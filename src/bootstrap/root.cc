@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "net/handshake.h"
 #include "net/io.h"
+#include "net/tls.h"
 
 namespace strata::bootstrap {
 namespace {
@@ -28,15 +29,16 @@ using std::chrono::milliseconds;
 constexpr size_t kMaxPending = 1024;
 
 struct RootConn {
-  enum class Phase { kAuth, kHello, kWaiting, kSending };
+  enum class Phase { kAuth, kTls, kHello, kWaiting, kSending };
 
-  RootConn(net::Socket s, const net::Secret& secret)
-      : sock(std::move(s)), hs(net::Handshake::Role::kServer, secret,
-                               net::Purpose::kBootstrapRoot) {}
+  RootConn(net::Socket s, const net::Secret& secret, uint32_t flags)
+      : sock(std::move(s)),
+        hs(net::Handshake::Role::kServer, secret, net::Purpose::kBootstrapRoot, flags) {}
 
   net::Socket sock;
   std::string peer;
   net::Handshake hs;
+  std::unique_ptr<net::TlsSession> tls;  // when both ends run STRATA_TLS=1
   Phase phase = Phase::kAuth;
   Deadline deadline = Deadline::never();
   uint8_t hello[proto::kHelloBytes] = {};
@@ -46,9 +48,12 @@ struct RootConn {
   size_t sent = 0;
   bool dead = false;
 
-  bool pending() const { return phase == Phase::kAuth || phase == Phase::kHello; }
+  bool pending() const {
+    return phase == Phase::kAuth || phase == Phase::kTls || phase == Phase::kHello;
+  }
   short events() const {
     if (phase == Phase::kAuth) return hs.events();
+    if (phase == Phase::kTls) return tls->events();
     return phase == Phase::kSending ? POLLOUT : POLLIN;
   }
 };
@@ -56,9 +61,10 @@ struct RootConn {
 class RootService {
  public:
   RootService(net::Socket listener, const net::Secret& secret, milliseconds timeout,
-              milliseconds handshake)
+              milliseconds handshake, uint32_t flags)
       : listener_(std::move(listener)),
         secret_(secret),
+        flags_(flags),
         deadline_(Deadline::after(timeout)),
         timeout_(timeout),
         handshake_(handshake) {
@@ -80,6 +86,8 @@ class RootService {
 
   net::Socket listener_;
   net::Secret secret_;
+  uint32_t flags_;  // handshake flags (STRATA_TLS), read once by the caller: this
+                    // thread may outlive main(), so it reads no settings itself
   Deadline deadline_;
   milliseconds timeout_;
   milliseconds handshake_;
@@ -151,7 +159,7 @@ void RootService::acceptNew() {
       }
       return;
     }
-    auto c = std::make_unique<RootConn>(net::Socket(fd), secret_);
+    auto c = std::make_unique<RootConn>(net::Socket(fd), secret_, flags_);
     auto peer = c->sock.peerAddress();
     c->peer = peer.ok() ? peer->toString() : "<unknown>";
     size_t pending = std::count_if(conns_.begin(), conns_.end(),
@@ -177,12 +185,29 @@ void RootService::step(RootConn& c, short revents) {
       Status s = c.hs.progress(c.sock.fd());
       if (!s.ok()) return drop(c, s);
       if (!c.hs.done()) return;
-      c.phase = RootConn::Phase::kHello;
       c.deadline = Deadline::after(handshake_);
+      if (c.hs.tls()) {
+        auto tls = net::TlsSession::begin(c.sock.fd(), net::TlsSession::Role::kServer, secret_,
+                                          net::Purpose::kBootstrapRoot);
+        if (!tls.ok()) return drop(c, tls.status());
+        c.tls = std::move(tls).value();
+        c.phase = RootConn::Phase::kTls;
+      } else {
+        c.phase = RootConn::Phase::kHello;
+      }
+      [[fallthrough]];
+    }
+    case RootConn::Phase::kTls: {
+      if (c.phase == RootConn::Phase::kTls) {
+        auto done = c.tls->step();
+        if (!done.ok()) return drop(c, done.status());
+        if (!*done) return;
+        c.phase = RootConn::Phase::kHello;
+      }
       [[fallthrough]];  // the hello may already be here
     }
     case RootConn::Phase::kHello: {
-      auto n = net::io::recvSome(c.sock.fd(), c.hello + c.got, sizeof c.hello - c.got);
+      auto n = net::recvSomeOn(c.sock.fd(), c.tls.get(), c.hello + c.got, sizeof c.hello - c.got);
       if (!n.ok()) return drop(c, n.status());
       c.got += *n;
       if (c.got == sizeof c.hello) onHello(c);
@@ -191,14 +216,15 @@ void RootService::step(RootConn& c, short revents) {
     case RootConn::Phase::kWaiting: {
       // A rank says nothing while it waits: data or a close means it left.
       uint8_t byte;
-      auto n = net::io::recvSome(c.sock.fd(), &byte, 1);
+      auto n = net::recvSomeOn(c.sock.fd(), c.tls.get(), &byte, 1);
       if (n.ok() && *n == 0) return;
       Status why = n.ok() ? RemoteError("rank ", c.rank, " sent data while waiting for the table")
                           : n.status();
       return drop(c, why);
     }
     case RootConn::Phase::kSending: {
-      auto n = net::io::sendSome(c.sock.fd(), reply_.data() + c.sent, reply_.size() - c.sent);
+      auto n = net::sendSomeOn(c.sock.fd(), c.tls.get(), reply_.data() + c.sent,
+                               reply_.size() - c.sent);
       if (!n.ok()) return drop(c, n.status());
       c.sent += *n;
       if (c.sent == reply_.size()) {
@@ -292,7 +318,7 @@ void RootService::reject(RootConn& c, proto::RejectReason code, const std::strin
                            msg.data());
   std::memcpy(msg.data() + proto::kReplyHeaderBytes, text.data(), text.size());
   // Best effort: a short message into an empty socket buffer.
-  (void)net::io::sendSome(c.sock.fd(), msg.data(), msg.size());
+  (void)net::sendSomeOn(c.sock.fd(), c.tls.get(), msg.data(), msg.size());
   drop(c, InvalidArgument(why));
 }
 
@@ -316,7 +342,8 @@ Status launchRoot(net::Socket listener, const net::Secret& secret) {
   if (handshakeMs <= 0) handshakeMs = 20000;
   auto service = std::make_shared<RootService>(std::move(listener), secret,
                                                milliseconds(timeoutSec * 1000),
-                                               milliseconds(handshakeMs));
+                                               milliseconds(handshakeMs),
+                                               net::Handshake::configuredFlags());
   return spawnThread([service] { service->run(); }, nullptr);
 }
 

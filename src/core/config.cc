@@ -60,6 +60,9 @@ const std::vector<Setting> kSettings = {
      "sockets per proxy thread for each tcp peer connection"},
     {"STRATA_TCP_SLOT_BYTES", nullptr, T::kInt, "1048576", "bytes per slot of a tcp FIFO"},
     {"STRATA_TCP_NSLOTS", nullptr, T::kInt, "4", "slots per tcp FIFO"},
+    {"STRATA_TLS", nullptr, T::kBool, "0",
+     "TLS 1.3 on tcp data and bootstrap connections, keyed from the unique id's secret (needs "
+     "OpenSSL; all ranks must agree)"},
     // Algorithms and tuning
     {"STRATA_ALGO", "NCCL_ALGO", T::kString, "",
      "force an algorithm where it applies (ring, direct, chain, p2p, single-copy, ll; any case); empty: automatic"},

@@ -34,8 +34,10 @@ Deadline handshakeDeadline(Deadline deadline) {
 
 }  // namespace
 
-Handshake::Handshake(Role role, const Secret& secret, Purpose purpose)
-    : role_(role), secret_(secret), purpose_(purpose) {}
+uint32_t Handshake::configuredFlags() { return config::getBool("STRATA_TLS") ? kFlagTls : 0; }
+
+Handshake::Handshake(Role role, const Secret& secret, Purpose purpose, uint32_t flags)
+    : role_(role), secret_(secret), purpose_(purpose), flags_(flags) {}
 
 bool Handshake::sending() const {
   // The client speaks first; the two sides alternate.
@@ -53,13 +55,16 @@ Status Handshake::start() {
 }
 
 Digest Handshake::proof(char role) const {
-  uint8_t msg[sizeof kLabel + 2 + 4 + 1 + 2 * kNonceBytes];
+  uint8_t msg[sizeof kLabel + 2 + 4 + 4 + 1 + 2 * kNonceBytes];
   uint8_t* p = msg;
   std::memcpy(p, kLabel, sizeof kLabel);
   p += sizeof kLabel;
   wire::putU16(p, kVersion);
   p += 2;
   wire::putU32(p, static_cast<uint32_t>(purpose_));
+  p += 4;
+  // Bound into the proofs: nobody in between can switch TLS off.
+  wire::putU32(p, flags_);
   p += 4;
   *p++ = static_cast<uint8_t>(role);
   std::memcpy(p, clientNonce_, kNonceBytes);
@@ -76,6 +81,7 @@ void Handshake::prepare() {
   wire::putU16(buf_ + 6, kind);
   wire::putU32(buf_ + 8, static_cast<uint32_t>(purpose_));
   uint8_t* payload = buf_ + 16;
+  if (kind == kClientNonce || kind == kServerNonce) wire::putU32(buf_ + 12, flags_);
   switch (kind) {
     case kClientNonce: std::memcpy(payload, clientNonce_, kNonceBytes); break;
     case kServerNonce: std::memcpy(payload, serverNonce_, kNonceBytes); break;
@@ -93,6 +99,12 @@ void Handshake::prepare() {
   pos_ = 0;
 }
 
+Status Handshake::flagsMismatch() const {
+  return RemoteError("handshake: the peer runs with STRATA_TLS=", (peerFlags_ & kFlagTls) ? 1 : 0,
+                     " and this process with STRATA_TLS=", (flags_ & kFlagTls) ? 1 : 0,
+                     ": all ranks must agree on TLS");
+}
+
 Status Handshake::verify() {
   uint32_t magic = wire::getU32(buf_);
   uint16_t version = wire::getU16(buf_ + 4);
@@ -102,9 +114,15 @@ Status Handshake::verify() {
   if (version != kVersion) {
     return RemoteError("handshake: peer speaks version ", version, ", this side ", kVersion);
   }
-  if (kind != step_ + 1 || wire::getU32(buf_ + 12) != 0) {
+  uint32_t flags = wire::getU32(buf_ + 12);
+  bool nonce = kind == kClientNonce || kind == kServerNonce;
+  if (kind != step_ + 1 || (!nonce && flags != 0) || (flags & ~kFlagTls) != 0) {
     return RemoteError("handshake: unexpected message kind ", kind);
   }
+  if (nonce) peerFlags_ = flags;
+  // A server answers with its own nonce before it refuses (see progress()),
+  // so the client learns about the mismatch from that nonce.
+  if (kind == kServerNonce && flags != flags_) return flagsMismatch();
   if (purpose != static_cast<uint32_t>(purpose_)) {
     return RemoteError("handshake: peer wants purpose ", purpose, ", this side expects ",
                        purposeName(purpose_));
@@ -149,6 +167,8 @@ Status Handshake::progress(int fd) {
     if (pos_ == kMessageBytes) {
       ++step_;
       pos_ = 0;
+      // The server has sent its nonce (with its flags): now it may refuse.
+      if (role_ == Role::kServer && step_ == 2 && peerFlags_ != flags_) return flagsMismatch();
       if (!done() && sending()) prepare();
     }
   }

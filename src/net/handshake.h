@@ -3,10 +3,12 @@
 // authenticateClient/authenticateServer in auth.h drive the same machine.
 //
 // Four fixed-size messages (kMessageBytes each):
-//   client -> server  nonce_c
-//   server -> client  nonce_s
-//   client -> server  HMAC(secret, label | version | purpose | 'C' | nonce_c | nonce_s)
-//   server -> client  HMAC(secret, label | version | purpose | 'S' | nonce_c | nonce_s)
+//   client -> server  nonce_c, flags
+//   server -> client  nonce_s, flags
+//   client -> server  HMAC(secret, label | version | purpose | flags | 'C' | nonce_c | nonce_s)
+//   server -> client  HMAC(secret, label | version | purpose | flags | 'S' | nonce_c | nonce_s)
+// Flags (kFlagTls: a TLS session follows, STRATA_TLS=1) must be equal on
+// both sides; a difference fails the handshake with a message saying so.
 // The server checks the client's proof before it sends anything derived from
 // the secret, and reads nothing beyond these messages until then.
 #pragma once
@@ -29,7 +31,12 @@ class Handshake {
   static constexpr size_t kMessageBytes = 48;
   static constexpr size_t kNonceBytes = 32;
 
-  Handshake(Role role, const Secret& secret, Purpose purpose);
+  static constexpr uint32_t kFlagTls = 1;
+  // This process's flags (STRATA_TLS).
+  static uint32_t configuredFlags();
+
+  Handshake(Role role, const Secret& secret, Purpose purpose,
+            uint32_t flags = configuredFlags());
 
   // Draws this side's nonce; call once before progress().
   Status start();
@@ -37,6 +44,8 @@ class Handshake {
   // done; an error means the peer is not to be trusted (close the socket).
   Status progress(int fd);
   bool done() const { return step_ == kSteps; }
+  // Both sides agreed to run TLS on this connection next.
+  bool tls() const { return (flags_ & kFlagTls) != 0; }
   // What to poll for before calling progress() again.
   short events() const { return sending() ? POLLOUT : POLLIN; }
 
@@ -45,11 +54,14 @@ class Handshake {
   bool sending() const;
   void prepare();                   // fills buf_ for the current send step
   Status verify();                  // checks the message in buf_
+  Status flagsMismatch() const;
   Digest proof(char role) const;
 
   Role role_;
   Secret secret_;
   Purpose purpose_;
+  uint32_t flags_ = 0;
+  uint32_t peerFlags_ = 0;  // as announced in the peer's nonce message
   int step_ = 0;
   size_t pos_ = 0;
   uint8_t buf_[kMessageBytes] = {};

@@ -1,10 +1,14 @@
 // The handshake: right secret, wrong secret, wrong purpose, garbage, silence.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <thread>
 
 #include "bootstrap/test_util.h"
 #include "net/auth.h"
+#include "net/handshake.h"
 #include "support/ranks.h"
 
 namespace strata::net {
@@ -90,6 +94,51 @@ TEST(Auth, WrongSecretFailsOnBothSides) {
   EXPECT_NE(o.client.message().find("does not accept this secret"), std::string::npos)
       << o.client.toString();
   EXPECT_LT(secondsSince(t0), 3.0);
+}
+
+// Flags (STRATA_TLS) travel in the nonce messages: a difference fails both
+// sides with a message naming the setting.
+TEST(Auth, TlsFlagMismatchFailsBothSidesClearly) {
+  Watchdog dog(20, "TlsFlagMismatch");
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+  Secret s = makeSecret();
+  Handshake client(Handshake::Role::kClient, s, Purpose::kTcpData, Handshake::kFlagTls);
+  Handshake server(Handshake::Role::kServer, s, Purpose::kTcpData, 0);
+  ASSERT_OK(client.start());
+  ASSERT_OK(server.start());
+  Status c, v;
+  for (int i = 0; i < 20 && c.ok() && v.ok() && !(client.done() && server.done()); ++i) {
+    c = client.progress(sv[0]);
+    v = server.progress(sv[1]);
+  }
+  EXPECT_FALSE(v.ok());
+  EXPECT_NE(v.message().find("STRATA_TLS=1"), std::string::npos) << v.toString();
+  // The client learns it from the server's nonce message.
+  for (int i = 0; i < 20 && c.ok(); ++i) c = client.progress(sv[0]);
+  close(sv[1]);
+  for (int i = 0; i < 20 && c.ok(); ++i) c = client.progress(sv[0]);
+  EXPECT_FALSE(c.ok());
+  close(sv[0]);
+}
+
+TEST(Auth, EqualTlsFlagsAgree) {
+  Watchdog dog(20, "EqualTlsFlags");
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+  Secret s = makeSecret();
+  Handshake client(Handshake::Role::kClient, s, Purpose::kTcpData, Handshake::kFlagTls);
+  Handshake server(Handshake::Role::kServer, s, Purpose::kTcpData, Handshake::kFlagTls);
+  ASSERT_OK(client.start());
+  ASSERT_OK(server.start());
+  for (int i = 0; i < 20 && !(client.done() && server.done()); ++i) {
+    ASSERT_OK(client.progress(sv[0]));
+    ASSERT_OK(server.progress(sv[1]));
+  }
+  EXPECT_TRUE(client.done() && server.done());
+  EXPECT_TRUE(client.tls() && server.tls());
+  close(sv[0]);
+  close(sv[1]);
 }
 
 TEST(Auth, PurposeIsBoundIntoTheHandshake) {

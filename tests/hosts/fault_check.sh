@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fault_check.sh STRATA_HOSTS FAULT_CHECK MODE HOSTS RANKS_PER_HOST
+# fault_check.sh STRATA_HOSTS FAULT_CHECK MODE HOSTS RANKS_PER_HOST [tls]
 # Runs fault_check (see fault_check.cc) on emulated hosts with a small
 # STRATA_TIMEOUT and checks its reports: every healthy rank failed with an
 # error text, and at least one names the fault:
@@ -9,10 +9,16 @@
 #   garbage-bootstrap  a malformed bootstrap message from the faulty rank
 #   stall              a timeout waiting for the faulty rank
 #   kill               the faulty rank's connection closed or reset
+# With "tls" the ranks run STRATA_TLS=1, and garbage on a data socket must be
+# reported as a damaged or forged TLS record.
 # Exit 77 (skip) without root, as strata-hosts; 1 on a failed check.
 set -uo pipefail
-[ $# -eq 5 ] || { echo "usage: fault_check.sh STRATA_HOSTS FAULT_CHECK MODE HOSTS RANKS_PER_HOST" >&2; exit 2; }
-tool=$1 prog=$2 mode=$3 hosts=$4 per_host=$5
+[ $# -eq 5 ] || [ $# -eq 6 ] ||
+  { echo "usage: fault_check.sh STRATA_HOSTS FAULT_CHECK MODE HOSTS RANKS_PER_HOST [tls]" >&2; exit 2; }
+tool=$1 prog=$2 mode=$3 hosts=$4 per_host=$5 tls=${6:-}
+[ -z "$tls" ] || [ "$tls" = tls ] || { echo "fault_check.sh: the last argument may only be 'tls'" >&2; exit 2; }
+export STRATA_TLS=0
+[ "$tls" = tls ] && STRATA_TLS=1
 nranks=$((hosts * per_host))
 faulty=$((nranks - 1))
 timeout_s=${FAULT_CHECK_TIMEOUT:-6}
@@ -33,7 +39,9 @@ fail=0
 named=0
 case "$mode" in
   wrong-secret) pattern="missing rank\\(s\\)[^;]*\\b$faulty\\b" ;;
-  garbage-data) pattern="rank $faulty.*(part header|magic)|(part header|magic).*rank $faulty" ;;
+  garbage-data)
+    pattern="rank $faulty.*(part header|magic)|(part header|magic).*rank $faulty"
+    [ "$tls" = tls ] && pattern="rank $faulty.*TLS receive failed \\(a damaged or forged record\\)" ;;
   garbage-bootstrap) pattern="bootstrap.*rank $faulty.*(malformed|magic|header)" ;;
   stall) pattern="(timed out|timeout|within [0-9]+).*rank $faulty|rank $faulty.*(timed out|within [0-9]+)" ;;
   kill) pattern="rank $faulty.*(closed|reset|gone|died)|(closed|reset|gone|died).*rank $faulty" ;;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "net/tls.h"
 #include "support/ranks.h"
 #include "transport_harness.h"
 
@@ -234,6 +235,28 @@ TEST(Manager, TcpDataPostedBeforeDestroyArrives) { dataPostedBeforeDestroyArrive
 TEST(Manager, TcpBackloggedDataPostedBeforeDestroyArrives) {
   ScopedEnv socks("STRATA_NSOCKS_PERTHREAD", "4");
   dataPostedBeforeDestroyArrives("tcp", 24);
+}
+
+// STRATA_TLS=1: the same data path through TLS sessions, including data
+// posted just before the sender closes (a close without TLS close_notify).
+TEST(Manager, TlsDataPostedBeforeDestroyArrives) {
+  if (!net::tlsAvailable()) GTEST_SKIP() << "built without OpenSSL";
+  ScopedEnv tls("STRATA_TLS", "1");
+  ScopedEnv socks("STRATA_NSOCKS_PERTHREAD", "4");
+  dataPostedBeforeDestroyArrives("tcp", 24);
+}
+
+TEST(Manager, TlsOnSomeRanksOnlyFailsEveryRank) {
+  if (!net::tlsAvailable()) GTEST_SKIP() << "built without OpenSSL";
+  ScopedEnv mode("STRATA_TRANSPORT", "tcp");
+  expectCreateFails(Launch::kProcesses, 2, Code::kInvalidUsage, "all ranks must agree on TLS",
+                    [](int rank) { setenv("STRATA_TLS", rank == 1 ? "1" : "0", 1); });
+}
+
+TEST(Manager, TlsWithoutOpenSslIsAClearError) {
+  if (net::tlsAvailable()) GTEST_SKIP() << "built with OpenSSL";
+  ScopedEnv tls("STRATA_TLS", "1");
+  expectCreateFails(Launch::kThreads, 2, Code::kInvalidUsage, "no TLS");
 }
 
 TEST(HostIdentity, OverrideAndDefault) {
