@@ -523,17 +523,15 @@ StatusOr<ConnectionManager::Mailbox> Manager::mailbox(int peer, int channel, boo
   STRATA_RETURN_IF_ERROR(checkArgs(peer, channel));
   if (kinds_[peer] == Kind::kTcp) return InvalidUsage("rank ", peer, " is not reached through memory");
   std::shared_ptr<Segment> peerSeg = peer == rank_ ? own_ : peerSegments_[peer];
+  // A link's mailbox lives in the receiver's segment, like its FIFO.
+  Segment& holder = sending ? *peerSeg : *own_;
+  int sender = sending ? rank_ : peer;
+  int receiver = sending ? peer : rank_;
+  auto index = static_cast<uint32_t>(memoryIndex(sender, receiver) * nchannels_ + channel);
   Mailbox m;
   m.bytes = bytes;
-  if (sending) {
-    auto index = static_cast<uint32_t>(memoryIndex(rank_, peer) * nchannels_ + channel);
-    STRATA_ASSIGN_OR_RETURN(m.base, peerSeg->rawRegion(index, bytes));
-    m.peerBell = peerSeg->doorbell();
-  } else {
-    auto index = static_cast<uint32_t>(memoryIndex(peer, rank_) * nchannels_ + channel);
-    STRATA_ASSIGN_OR_RETURN(m.base, own_->rawRegion(index, bytes));
-    m.peerBell = peerSeg->doorbell();
-  }
+  m.peerBell = peerSeg->doorbell();
+  STRATA_ASSIGN_OR_RETURN(m.base, holder.rawRegion(index, bytes));
   return m;
 }
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "nccl.h"
+#include "../common/byte_size.h"
 
 namespace {
 
@@ -47,18 +48,6 @@ namespace {
       std::exit(1);                                                             \
     }                                                                           \
   } while (0)
-
-size_t parseBytes(const char* s) {
-  char* end = nullptr;
-  double v = std::strtod(s, &end);
-  switch (end != nullptr ? *end : 0) {
-    case 'K': case 'k': v *= 1024; break;
-    case 'M': case 'm': v *= 1024 * 1024; break;
-    case 'G': case 'g': v *= 1024.0 * 1024 * 1024; break;
-    default: break;
-  }
-  return static_cast<size_t>(v);
-}
 
 struct Ranks {
   int n;
@@ -92,8 +81,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--ranks") && i + 1 < argc) nranks = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--channels") && i + 1 < argc) channels = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--min") && i + 1 < argc) minBytes = parseBytes(argv[++i]);
-    else if (!std::strcmp(argv[i], "--max") && i + 1 < argc) maxBytes = parseBytes(argv[++i]);
+    else if (!std::strcmp(argv[i], "--min") && i + 1 < argc) minBytes = strata::bench::parseBytes(argv[++i]);
+    else if (!std::strcmp(argv[i], "--max") && i + 1 < argc) maxBytes = strata::bench::parseBytes(argv[++i]);
     else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) iters = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--latency-iters") && i + 1 < argc) latencyIters = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--graph")) graph = true;

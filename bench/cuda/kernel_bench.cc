@@ -14,24 +14,13 @@
 #include <string>
 
 #include "kernels/cuda/library.h"
+#include "../common/byte_size.h"
 
 namespace {
 
 using strata::DataType;
 using strata::ReduceOp;
 namespace ck = strata::cuda_kernels;
-
-size_t parseBytes(const char* s) {
-  char* end = nullptr;
-  double v = std::strtod(s, &end);
-  switch (end != nullptr ? *end : 0) {
-    case 'K': case 'k': v *= 1024; break;
-    case 'M': case 'm': v *= 1024 * 1024; break;
-    case 'G': case 'g': v *= 1024.0 * 1024 * 1024; break;
-    default: break;
-  }
-  return static_cast<size_t>(v);
-}
 
 #define CHECK(call)                                                                   \
   do {                                                                                \
@@ -65,7 +54,7 @@ int main(int argc, char** argv) {
   size_t bytes = 256u << 20;
   int iters = 20;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--bytes") && i + 1 < argc) bytes = parseBytes(argv[++i]);
+    if (!std::strcmp(argv[i], "--bytes") && i + 1 < argc) bytes = strata::bench::parseBytes(argv[++i]);
     else if (!std::strcmp(argv[i], "--iters") && i + 1 < argc) iters = std::atoi(argv[++i]);
     else {
       std::fprintf(stderr, "usage: %s [--bytes N[K|M|G]] [--iters N]\n", argv[0]);

@@ -16,20 +16,9 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include "../common/byte_size.h"
 
 namespace {
-
-size_t parseBytes(const char* s) {
-  char* end = nullptr;
-  double v = std::strtod(s, &end);
-  switch (*end) {
-    case 'K': case 'k': v *= 1024; break;
-    case 'M': case 'm': v *= 1024 * 1024; break;
-    case 'G': case 'g': v *= 1024.0 * 1024 * 1024; break;
-    default: break;
-  }
-  return static_cast<size_t>(v);
-}
 
 void usage(const char* prog) {
   std::fprintf(stderr, "usage: %s [-s bytes] [-n iters] [-w warmup] [-J file.json]\n", prog);
@@ -45,7 +34,7 @@ int main(int argc, char** argv) {
   int c;
   while ((c = getopt(argc, argv, "s:n:w:J:h")) != -1) {
     switch (c) {
-      case 's': bytes = parseBytes(optarg); break;
+      case 's': bytes = strata::bench::parseBytes(optarg); break;
       case 'n': iters = std::atoi(optarg); break;
       case 'w': warmup = std::atoi(optarg); break;
       case 'J': json = optarg; break;

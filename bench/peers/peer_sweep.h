@@ -22,6 +22,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include "../common/byte_size.h"
 
 namespace strata::peers {
 
@@ -56,18 +57,6 @@ struct Point {
   long wrong[2] = {0, 0};
 };
 
-inline size_t parseBytes(const char* s) {
-  char* end = nullptr;
-  double v = std::strtod(s, &end);
-  switch (*end) {
-    case 'K': case 'k': v *= 1024; break;
-    case 'M': case 'm': v *= 1024 * 1024; break;
-    case 'G': case 'g': v *= 1024.0 * 1024 * 1024; break;
-    default: break;
-  }
-  return static_cast<size_t>(v);
-}
-
 inline void sweepUsage(const char* prog) {
   std::fprintf(stderr,
                "usage: %s [-np NRANKS] [-b minbytes] [-e maxbytes] [-f factor] [-n iters]\n"
@@ -86,8 +75,8 @@ inline bool parseSweepOptions(int argc, char** argv, SweepOptions* o) {
   optind = 1;
   while ((c = getopt(static_cast<int>(args.size()), args.data(), "b:e:f:n:w:c:J:N:h")) != -1) {
     switch (c) {
-      case 'b': o->minBytes = parseBytes(optarg); break;
-      case 'e': o->maxBytes = parseBytes(optarg); break;
+      case 'b': o->minBytes = bench::parseBytes(optarg); break;
+      case 'e': o->maxBytes = bench::parseBytes(optarg); break;
       case 'f': o->factor = std::atof(optarg); break;
       case 'n': o->iters = std::atoi(optarg); break;
       case 'w': o->warmup = std::atoi(optarg); break;

@@ -101,8 +101,8 @@ Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
     STRATA_ASSIGN_OR_RETURN(Communicator * c, lookup(op.handle, "ncclGroupEnd"));
     if (std::find(comms.begin(), comms.end(), c) == comms.end()) comms.push_back(c);
   }
-  const size_t streamMin = comms.empty() ? 0 : comms[0]->streamMinBytes();
   for (Communicator* comm : comms) {
+    const size_t streamMin = comm->streamMinBytes();
     exec::RankWork w;
     w.comm = comm;
     // (direction, peer) -> lane; std::map keeps a deterministic order.
@@ -110,7 +110,6 @@ Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
     for (auto& op : ops) {
       if (op.handle->impl.get() != comm) continue;
       if (comm->useLowLatency(op.args, op.type)) {
-        STRATA_RETURN_IF_ERROR(comm->lowLatencyLinks().status());
         exec::Phase phase;
         phase.lowLatency = exec::LowLatencyTask{op.args.count, op.buffers, op.type, op.reduction};
         w.phases.push_back(std::move(phase));
@@ -229,17 +228,6 @@ Status submit(PendingOp op) {
   if (tls.depth > 0) {
     tls.ops.push_back(std::move(op));
     return Status::Ok();
-  }
-  // A lone small all-reduce skips the group machinery: its latency is the
-  // point. It runs the same protocol a group would choose for it.
-  Communicator* comm = op.handle->impl.get();
-  if (comm != nullptr && !op.onDevice && comm->useLowLatency(op.args, op.type)) {
-    if (comm->aborted()) return Aborted("communicator rank ", comm->rank(), " was aborted");
-    comm->enterOperation();
-    Status s = exec::runLowLatencyNow(
-        *comm, exec::LowLatencyTask{op.args.count, op.buffers, op.type, op.reduction});
-    comm->leaveOperation();
-    return s;
   }
   std::vector<PendingOp> ops{std::move(op)};
   return runOps(ops);

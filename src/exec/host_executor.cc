@@ -126,11 +126,7 @@ struct CommRun {
     lanes.reserve(p.lanes.size());
     for (auto& lane : p.lanes) lanes.emplace_back(this, &lane);
     if (p.singleCopy) special = std::make_unique<SingleCopyRunner>(work->comm, *p.singleCopy);
-    if (p.lowLatency) {
-      // buildWork mapped the links already.
-      special = std::make_unique<LowLatencyRunner>(work->comm, work->comm->lowLatencyLinks().value(),
-                                                   *p.lowLatency);
-    }
+    if (p.lowLatency) special = std::make_unique<LowLatencyRunner>(work->comm, *p.lowLatency);
   }
   bool phaseDone() const {
     return std::all_of(lanes.begin(), lanes.end(), [](const LaneRunner& l) { return l.done(); }) &&
@@ -452,69 +448,7 @@ Status runLoop(std::vector<CommRun>& runs) {
   }
 }
 
-// Waiting without progress: poll (first without yielding the core, then
-// yielding it), then sleep on the doorbell; health, abort and the timeout
-// are checked periodically.
-class Idle {
- public:
-  explicit Idle(Communicator& comm)
-      : comm_(comm), spin_(comm.spinTime()), busyPoll_(comm.busyPollTime()) {}
-  void progressed(Clock::time_point now) { lastProgress_ = now; }
-  template <typename Describe, typename Health>
-  Status wait(uint32_t seen, Describe&& describe, Health&& health) {
-    auto now = Clock::now();
-    auto idle = now - lastProgress_;
-    if (idle < busyPoll_) {
-      cpuRelax();
-      return Status::Ok();
-    }
-    if (idle < spin_) {
-      sched_yield();
-      return Status::Ok();
-    }
-    if (now - lastHealth_ >= std::chrono::milliseconds(50)) {
-      lastHealth_ = now;
-      if (comm_.aborted()) return Aborted("communicator rank ", comm_.rank(), " was aborted");
-      Status h = health();
-      if (!h.ok()) return h.withContext(strCat("rank ", comm_.rank(), " ", describe()));
-      if (idle > comm_.timeout()) {
-        return Timeout("rank ", comm_.rank(), " made no progress for ",
-                       std::chrono::duration_cast<std::chrono::seconds>(comm_.timeout()).count(),
-                       " s; ", describe());
-      }
-    }
-    transport::waitRing(comm_.connections().doorbell(), seen, std::chrono::microseconds(10000));
-    return Status::Ok();
-  }
-
- private:
-  Communicator& comm_;
-  std::chrono::microseconds spin_, busyPoll_;
-  Clock::time_point lastProgress_ = Clock::now();
-  Clock::time_point lastHealth_ = lastProgress_;
-};
-
 }  // namespace
-
-Status runLowLatencyNow(Communicator& comm, const LowLatencyTask& task) {
-  STRATA_ASSIGN_OR_RETURN(LowLatencyLinks * links, comm.lowLatencyLinks());
-  LowLatencyRunner runner(&comm, links, task);
-  Idle idle(comm);
-  Status status;
-  while (status.ok() && !runner.done()) {
-    uint32_t seen = comm.connections().doorbell()->seq.load(std::memory_order_acquire);
-    auto moved = runner.advance();
-    if (!moved.ok()) {
-      status = moved.status();
-    } else if (moved.value()) {
-      idle.progressed(Clock::now());
-    } else {
-      status = idle.wait(seen, [&] { return runner.describe(); }, [&] { return runner.health(); });
-    }
-  }
-  if (!status.ok()) comm.recordError(status);
-  return status;
-}
 
 Status runHostWork(std::vector<RankWork>& work) {
   // Kept per thread between calls, so that a call's bookkeeping (lanes,

@@ -17,8 +17,4 @@ namespace strata::exec {
 // involved records it as its asynchronous error.
 Status runHostWork(std::vector<RankWork>& work);
 
-// Runs one low-latency all-reduce of `comm` on the calling thread, without
-// the bookkeeping of a group: the fast path of a single small call.
-Status runLowLatencyNow(Communicator& comm, const LowLatencyTask& task);
-
 }  // namespace strata::exec

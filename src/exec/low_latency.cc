@@ -29,13 +29,12 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free, "the header is one ato
 
 struct LowLatencyRunner::State {
   Communicator* comm;
-  LowLatencyLinks* links;
+  LowLatencyLinks* links = nullptr;  // the communicator's, fetched on the first advance()
   LowLatencyTask task;
   int rank;
   int nranks;
   size_t bytes;
   uint32_t header;
-  bool sent = false;
   bool reduced = false;
   uint32_t received = 0;  // bit p: rank p's contribution has arrived (n <= 32)
   uint32_t expected = 0;
@@ -96,12 +95,10 @@ struct LowLatencyRunner::State {
   }
 };
 
-LowLatencyRunner::LowLatencyRunner(Communicator* comm, LowLatencyLinks* links,
-                                   const LowLatencyTask& task)
+LowLatencyRunner::LowLatencyRunner(Communicator* comm, const LowLatencyTask& task)
     : s_(new State) {  // default-initialised: the copy buffer is not zeroed
   State& s = *s_;
   s.comm = comm;
-  s.links = links;
   s.task = task;
   s.rank = comm->rank();
   s.nranks = comm->nranks();
@@ -119,10 +116,10 @@ StatusOr<bool> LowLatencyRunner::advance() {
   State& s = *s_;
   if (s.reduced) return false;
   bool progressed = false;
-  if (!s.sent) {
+  if (s.links == nullptr) {  // first call: send
+    STRATA_ASSIGN_OR_RETURN(s.links, s.comm->lowLatencyLinks());
     s.sendAll();
     s.keepOwn();
-    s.sent = true;
     progressed = true;
   }
   for (int p = 0; p < s.nranks && s.received != s.expected; ++p) {

@@ -27,8 +27,7 @@ namespace strata::exec {
 
 class LowLatencyRunner final : public PhaseRunner {
  public:
-  // `links` belong to `comm` (Communicator::lowLatencyLinks()).
-  LowLatencyRunner(Communicator* comm, LowLatencyLinks* links, const LowLatencyTask& task);
+  LowLatencyRunner(Communicator* comm, const LowLatencyTask& task);
   ~LowLatencyRunner() override;
   StatusOr<bool> advance() override;
   bool done() const override;

@@ -19,6 +19,7 @@
 #include "mpi_launch.h"
 #include "strata.h"
 #include "support/nccl_types.h"
+#include "../../common/byte_size.h"
 
 namespace strata::perf {
 namespace {
@@ -54,18 +55,6 @@ const char* kTypeNames[] = {"int8", "uint8", "int32", "uint32", "int64", "uint64
                             "half", "float", "double", "bfloat16", "f8e4m3", "f8e5m2"};
 const char* kOpNames[] = {"sum", "prod", "max", "min", "avg", "premulsum"};
 
-size_t parseBytes(const char* s) {
-  char* end = nullptr;
-  double v = std::strtod(s, &end);
-  switch (*end) {
-    case 'K': case 'k': v *= 1024; break;
-    case 'M': case 'm': v *= 1024 * 1024; break;
-    case 'G': case 'g': v *= 1024.0 * 1024 * 1024; break;
-    default: break;
-  }
-  return static_cast<size_t>(v);
-}
-
 int parseType(const std::string& s) {
   for (int i = 0; i < ncclNumTypes; ++i) {
     if (s == kTypeNames[i]) return i;
@@ -91,10 +80,10 @@ bool parseOptions(int argc, char** argv, const Collective& coll, Options* o) {
   optind = 1;
   while ((c = getopt(argc, argv, "b:e:f:i:n:w:c:d:o:r:z:a:t:g:J:m:p:h")) != -1) {
     switch (c) {
-      case 'b': o->minBytes = parseBytes(optarg); break;
-      case 'e': o->maxBytes = parseBytes(optarg); break;
+      case 'b': o->minBytes = bench::parseBytes(optarg); break;
+      case 'e': o->maxBytes = bench::parseBytes(optarg); break;
       case 'f': o->factor = std::atof(optarg); break;
-      case 'i': o->step = parseBytes(optarg); o->factor = 0; break;
+      case 'i': o->step = bench::parseBytes(optarg); o->factor = 0; break;
       case 'n': o->iters = std::atoi(optarg); break;
       case 'w': o->warmup = std::atoi(optarg); break;
       case 'c': o->check = std::atoi(optarg); break;
