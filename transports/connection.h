@@ -25,10 +25,43 @@ struct Doorbell {
 };
 static_assert(sizeof(Doorbell) == 8, "Doorbell must stay two words (shared memory layout)");
 
-// Advances seq and wakes sleepers (futex wake, shared across processes).
+// Ringing costs a fence and a read of `sleepers` while nobody sleeps: the
+// sequence word is only advanced (and the futex woken) when somebody does.
+// A waiter therefore follows this protocol, so that a ring between its last
+// look at the work and its sleep is never lost:
+//
+//   uint32_t seen = announceSleep(bell);   // sleepers++, then read seq
+//   if (<work is possible now>) { cancelSleep(bell); ... }
+//   else sleepOn(bell, seen, maxWait);      // futex wait, then sleepers--
+//
+// A ringer publishes its change, then (fence) reads sleepers; the waiter
+// announces, then (fence) looks at the work. One of the two sees the other.
 void ring(Doorbell* bell);
+uint32_t announceSleep(Doorbell* bell);
+void cancelSleep(Doorbell* bell);
 // Returns when seq != seen, after maxWait, or spuriously; the caller re-checks.
-void waitRing(Doorbell* bell, uint32_t seen, std::chrono::microseconds maxWait);
+void sleepOn(Doorbell* bell, uint32_t seen, std::chrono::microseconds maxWait);
+
+// The protocol as a scope: announces on construction; sleep() sleeps; if
+// it is never called the announcement is cancelled on destruction.
+class DoorbellWait {
+ public:
+  explicit DoorbellWait(Doorbell* bell) : bell_(bell), seen_(announceSleep(bell)) {}
+  ~DoorbellWait() {
+    if (bell_ != nullptr) cancelSleep(bell_);
+  }
+  DoorbellWait(const DoorbellWait&) = delete;
+  DoorbellWait& operator=(const DoorbellWait&) = delete;
+  void sleep(std::chrono::microseconds maxWait) {
+    if (bell_ == nullptr) return;
+    sleepOn(bell_, seen_, maxWait);
+    bell_ = nullptr;
+  }
+
+ private:
+  Doorbell* bell_;
+  uint32_t seen_;
+};
 
 class SendConnection {
  public:

@@ -87,18 +87,18 @@ void TcpTransport::drain(std::chrono::milliseconds limit) {
   if (!started_) return;
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (!stopping_.load(std::memory_order_acquire) && !config_.abort->aborted()) {
-    uint32_t seen = config_.bell->seq.load(std::memory_order_acquire);
+    uint32_t seen = announceSleep(config_.bell);
     bool busy = false;
     {
       std::lock_guard<std::mutex> lock(linksMu_);
       for (auto& link : sendLinks_) busy |= link != nullptr && !link->failed() && !link->idle();
     }
-    if (!busy) return;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      STRATA_WARN(log::kNet, "rank ", config_.rank, ": closing tcp connections with data unsent");
+    if (!busy || std::chrono::steady_clock::now() >= deadline) {
+      cancelSleep(config_.bell);
+      if (busy) STRATA_WARN(log::kNet, "rank ", config_.rank, ": closing tcp connections with data unsent");
       return;
     }
-    waitRing(config_.bell, seen, std::chrono::milliseconds(10));
+    sleepOn(config_.bell, seen, std::chrono::milliseconds(10));
   }
 }
 

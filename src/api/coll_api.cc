@@ -101,6 +101,7 @@ Status call(const CallArgs& a) {
     return s;
   }
   op.handle = a.comm;
+  op.comm = c;
   op.args.type = a.type;
   op.args.count = a.count;
   op.args.root = a.root;

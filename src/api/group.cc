@@ -93,32 +93,43 @@ size_t outputBytes(const PendingOp& op, const plan::RankPlan& p, int nranks) {
   return algorithms::saturatingMul(extentOf(p, plan::Buf::kOutput), es);
 }
 
-Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
+// Turns `ops` into one RankWork per communicator in `work`, reusing the
+// vectors `work` already holds (a thread issuing call after call allocates
+// nothing here for small operations). `verified`: every op's comm field was
+// resolved just now (a call outside a group); otherwise handles are looked
+// up again.
+Status buildWork(std::vector<PendingOp>& ops, bool verified, std::vector<exec::RankWork>& work,
                  std::vector<std::unique_ptr<char[]>>& temporaries) {
   // Communicators in order of first appearance.
-  std::vector<Communicator*> comms;
+  size_t ncomms = 0;
   for (auto& op : ops) {
-    STRATA_ASSIGN_OR_RETURN(Communicator * c, lookup(op.handle, "ncclGroupEnd"));
-    if (std::find(comms.begin(), comms.end(), c) == comms.end()) comms.push_back(c);
+    if (!verified) {
+      STRATA_ASSIGN_OR_RETURN(op.comm, lookup(op.handle, "ncclGroupEnd"));
+    }
+    size_t i = 0;
+    while (i < ncomms && work[i].comm != op.comm) ++i;
+    if (i < ncomms) continue;
+    if (work.size() <= ncomms) work.emplace_back();
+    work[ncomms].comm = op.comm;
+    work[ncomms].phases.clear();
+    ++ncomms;
   }
-  for (Communicator* comm : comms) {
+  work.resize(ncomms);
+  for (exec::RankWork& w : work) {
+    Communicator* comm = w.comm;
     const size_t streamMin = comm->streamMinBytes();
-    exec::RankWork w;
-    w.comm = comm;
     // (direction, peer) -> lane; std::map keeps a deterministic order.
     std::map<std::pair<int, int>, exec::Lane> p2p;
     for (auto& op : ops) {
-      if (op.handle->impl.get() != comm) continue;
+      if (op.comm != comm) continue;
       if (comm->useLowLatency(op.args, op.type)) {
-        exec::Phase phase;
+        exec::Phase& phase = w.phases.emplace_back();
         phase.lowLatency = exec::LowLatencyTask{op.args.count, op.buffers, op.type, op.reduction};
-        w.phases.push_back(std::move(phase));
         continue;
       }
       if (comm->useSingleCopy(op.args, op.type)) {
-        exec::Phase phase;
+        exec::Phase& phase = w.phases.emplace_back();
         phase.singleCopy = exec::SingleCopyTask{op.args, op.buffers, op.type, op.reduction};
-        w.phases.push_back(std::move(phase));
         continue;
       }
       STRATA_ASSIGN_OR_RETURN(auto p, comm->planFor(op.args, op.type));
@@ -139,21 +150,18 @@ Status buildWork(std::vector<PendingOp>& ops, std::vector<exec::RankWork>& work,
         }
         continue;
       }
-      exec::Phase phase;
+      exec::Phase& phase = w.phases.emplace_back();
       phase.scratchBytes = p->scratchElems * dataTypeSize(op.type);
       for (const auto& prog : p->programs) {
         exec::Task t = proto;
         t.program = &prog;
         phase.lanes.push_back(exec::Lane{{t}});
       }
-      w.phases.push_back(std::move(phase));
     }
     if (!p2p.empty()) {
-      exec::Phase phase;
+      exec::Phase& phase = w.phases.emplace_back();
       for (auto& [key, lane] : p2p) phase.lanes.push_back(std::move(lane));
-      w.phases.push_back(std::move(phase));
     }
-    work.push_back(std::move(w));
   }
   return Status::Ok();
 }
@@ -182,16 +190,22 @@ Status enqueueDeviceOps(std::vector<PendingOp>& ops) {
   return Status::Ok();
 }
 
-Status runOps(std::vector<PendingOp>& ops) {
+Status runOps(std::vector<PendingOp>& ops, bool verified) {
   STRATA_RETURN_IF_ERROR(enqueueDeviceOps(ops));
   if (ops.empty()) return Status::Ok();
-  std::vector<exec::RankWork> work;
+  // Kept per thread: the executor is not re-entered from a call it runs.
+  static thread_local std::vector<exec::RankWork> work;
   std::vector<std::unique_ptr<char[]>> temporaries;
-  STRATA_RETURN_IF_ERROR(buildWork(ops, work, temporaries));
+  struct Clear {  // drops plan references on every way out, keeps the memory
+    ~Clear() {
+      for (auto& w : work) w.phases.clear();
+    }
+  } clear;
+  STRATA_RETURN_IF_ERROR(buildWork(ops, verified, work, temporaries));
   for (auto& w : work) {
     if (w.comm->aborted()) return Aborted("communicator rank ", w.comm->rank(), " was aborted");
-    w.comm->enterOperation();
   }
+  for (auto& w : work) w.comm->enterOperation();
   Status s = exec::runHostWork(work);
   for (auto& w : work) w.comm->leaveOperation();
   return s;
@@ -221,7 +235,7 @@ Status groupEnd() {
     return error.withContext("ncclGroupEnd: an operation in the group was invalid; nothing ran");
   }
   STRATA_RETURN_IF_ERROR(runInits(inits));
-  return runOps(ops);
+  return runOps(ops, false);
 }
 
 Status submit(PendingOp op) {
@@ -229,8 +243,13 @@ Status submit(PendingOp op) {
     tls.ops.push_back(std::move(op));
     return Status::Ok();
   }
-  std::vector<PendingOp> ops{std::move(op)};
-  return runOps(ops);
+  // A call outside a group: a group of one, in a vector kept per thread.
+  static thread_local std::vector<PendingOp> one;
+  one.clear();
+  one.push_back(std::move(op));
+  Status s = runOps(one, true);
+  one.clear();
+  return s;
 }
 
 Status submitInit(PendingInit init) {

@@ -17,6 +17,10 @@ namespace strata::api {
 
 struct PendingOp {
   ncclComm* handle = nullptr;
+  // The communicator `handle` resolved to when the call was checked. Calls
+  // outside a group run at once and use it; queued calls look the handle
+  // up again at ncclGroupEnd (it may have been destroyed meanwhile).
+  Communicator* comm = nullptr;
   plan::CollArgs args;
   exec::Buffers buffers;
   DataType type = DataType::kFloat32;

@@ -216,6 +216,7 @@ bool Communicator::useLowLatency(const plan::CollArgs& args, DataType type) cons
 }
 
 StatusOr<LowLatencyLinks*> Communicator::lowLatencyLinks() {
+  if (LowLatencyLinks* ready = lowLatencyReady_.load(std::memory_order_acquire)) return ready;
   std::lock_guard<std::mutex> lock(mu_);
   if (lowLatency_ != nullptr) return lowLatency_.get();
   auto links = std::make_unique<LowLatencyLinks>();
@@ -230,6 +231,7 @@ StatusOr<LowLatencyLinks*> Communicator::lowLatencyLinks() {
     STRATA_ASSIGN_OR_RETURN(links->recv[p], connections_->mailbox(p, channel, false, kLowLatencyMailboxBytes));
   }
   lowLatency_ = std::move(links);
+  lowLatencyReady_.store(lowLatency_.get(), std::memory_order_release);
   return lowLatency_.get();
 }
 

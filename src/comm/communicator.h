@@ -134,6 +134,7 @@ class Communicator {
   uint32_t controlSeq_ = 0;
   uint64_t probeWord_ = 0;  // read by peers when they probe direct access
   std::unique_ptr<LowLatencyLinks> lowLatency_;
+  std::atomic<LowLatencyLinks*> lowLatencyReady_{nullptr};  // lowLatency_ once mapped
   std::chrono::microseconds spin_{0};
   std::chrono::microseconds busyPoll_{0};
   size_t streamMin_ = 0;

@@ -89,7 +89,9 @@ struct CommRun {
   RankWork* work = nullptr;
   size_t phase = 0;
   std::vector<LaneRunner> lanes;
-  std::unique_ptr<PhaseRunner> special;  // the phase's own protocol, if it has one
+  PhaseRunner* special = nullptr;  // the phase's own protocol, if it has one
+  std::unique_ptr<SingleCopyRunner> singleCopy;
+  std::unique_ptr<LowLatencyRunner> lowLatency;  // kept from call to call
   std::vector<char> scratch;
   // Bytes already taken from the slot at the head of each receive FIFO: a
   // sender's slot may be consumed by several receiving steps.
@@ -109,14 +111,16 @@ struct CommRun {
     work = w;
     phase = 0;
     lanes.clear();
-    special.reset();
+    special = nullptr;
+    singleCopy.reset();
     recvOffsets.clear();
     finished = false;
   }
   Communicator& comm() { return *work->comm; }
   void startPhase() {
     lanes.clear();
-    special.reset();
+    special = nullptr;
+    singleCopy.reset();
     if (phase >= work->phases.size()) {
       finished = true;
       return;
@@ -125,8 +129,15 @@ struct CommRun {
     if (scratch.size() < p.scratchBytes) scratch.resize(p.scratchBytes);
     lanes.reserve(p.lanes.size());
     for (auto& lane : p.lanes) lanes.emplace_back(this, &lane);
-    if (p.singleCopy) special = std::make_unique<SingleCopyRunner>(work->comm, *p.singleCopy);
-    if (p.lowLatency) special = std::make_unique<LowLatencyRunner>(work->comm, *p.lowLatency);
+    if (p.singleCopy) {
+      singleCopy = std::make_unique<SingleCopyRunner>(work->comm, *p.singleCopy);
+      special = singleCopy.get();
+    }
+    if (p.lowLatency) {
+      if (lowLatency == nullptr) lowLatency = std::make_unique<LowLatencyRunner>();
+      lowLatency->start(work->comm, *p.lowLatency);
+      special = lowLatency.get();
+    }
   }
   bool phaseDone() const {
     return std::all_of(lanes.begin(), lanes.end(), [](const LaneRunner& l) { return l.done(); }) &&
@@ -382,6 +393,31 @@ Status checkBlocked(std::vector<CommRun>& runs, Clock::time_point lastProgress) 
   return Status::Ok();
 }
 
+// One pass over every run: advances lanes and special runners and starts
+// the next phases. Sets *allDone when every run has finished.
+StatusOr<bool> advanceAll(std::vector<CommRun>& runs, bool* allDone) {
+  bool progressed = false;
+  *allDone = true;
+  for (auto& run : runs) {
+    if (run.finished) continue;
+    for (auto& lane : run.lanes) {
+      STRATA_ASSIGN_OR_RETURN(bool moved, lane.advance());
+      progressed |= moved;
+    }
+    if (run.special != nullptr) {
+      STRATA_ASSIGN_OR_RETURN(bool moved, run.special->advance());
+      progressed |= moved;
+    }
+    while (!run.finished && run.phaseDone()) {
+      ++run.phase;
+      run.startPhase();
+      progressed = true;
+    }
+    *allDone &= run.finished;
+  }
+  return progressed;
+}
+
 Status runLoop(std::vector<CommRun>& runs) {
   auto spin = std::chrono::microseconds::max();
   auto busyPoll = std::chrono::microseconds::max();
@@ -390,41 +426,39 @@ Status runLoop(std::vector<CommRun>& runs) {
     busyPoll = std::min(busyPoll, run.comm().busyPollTime());
   }
   const auto healthEvery = std::chrono::milliseconds(50);
-  auto lastProgress = Clock::now();
-  auto lastHealth = lastProgress;
-  static thread_local std::vector<uint32_t> seen;
-  seen.resize(runs.size());
+  // The clock is read once every kClockEvery idle passes: a small call
+  // finishes within a few passes, and reading the clock on each of them
+  // costs more than the work itself. An idle stretch is timed from its
+  // first clock read (kClockEvery passes late, well under a microsecond).
+  constexpr uint32_t kClockEvery = 16;
+  const bool mayPoll = busyPoll.count() > 0;
+  uint32_t idlePasses = 0;
+  bool polling = mayPoll;  // while idle: pause (true) or yield
+  Clock::time_point lastProgress{}, now{};
+  Clock::time_point lastHealth{};  // zero: health not looked at in this call yet
   while (true) {
-    for (size_t i = 0; i < runs.size(); ++i) {
-      seen[i] = runs[i].comm().connections().doorbell()->seq.load(std::memory_order_acquire);
-    }
-    bool progressed = false;
-    bool allDone = true;
-    for (auto& run : runs) {
-      if (run.finished) continue;
-      for (auto& lane : run.lanes) {
-        STRATA_ASSIGN_OR_RETURN(bool moved, lane.advance());
-        progressed |= moved;
-      }
-      if (run.special != nullptr) {
-        STRATA_ASSIGN_OR_RETURN(bool moved, run.special->advance());
-        progressed |= moved;
-      }
-      while (!run.finished && run.phaseDone()) {
-        ++run.phase;
-        run.startPhase();
-        progressed = true;
-      }
-      allDone &= run.finished;
-    }
+    bool allDone = false;
+    STRATA_ASSIGN_OR_RETURN(bool progressed, advanceAll(runs, &allDone));
     if (allDone) return Status::Ok();
-    auto now = Clock::now();
     if (progressed) {
-      lastProgress = now;
+      idlePasses = 0;
+      polling = mayPoll;
       continue;
     }
+    if (++idlePasses % kClockEvery != 0) {
+      if (polling) {
+        cpuRelax();
+      } else {
+        sched_yield();
+      }
+      continue;
+    }
+    now = Clock::now();
+    if (idlePasses == kClockEvery) lastProgress = now;
+    if (lastHealth == Clock::time_point{}) lastHealth = now;
     if (now - lastProgress < spin) {
-      if (now - lastProgress < busyPoll) {
+      polling = now - lastProgress < busyPoll;
+      if (polling) {
         cpuRelax();
       } else {
         sched_yield();
@@ -435,16 +469,28 @@ Status runLoop(std::vector<CommRun>& runs) {
       STRATA_RETURN_IF_ERROR(checkBlocked(runs, lastProgress));
       lastHealth = now;
     }
-    // Sleep on a doorbell that can wake us. With several communicators on
-    // this thread, sleep briefly so the others are looked at too.
+    // Sleep on a doorbell that can wake us: announce, look at the work once
+    // more, then sleep (connection.h). With several communicators on this
+    // thread, sleep briefly so the others are looked at too.
     size_t pending = 0;
-    for (auto& run : runs) pending += run.finished ? 0 : 1;
-    for (size_t i = 0; i < runs.size(); ++i) {
-      if (runs[i].finished) continue;
-      auto wait = pending > 1 ? std::chrono::microseconds(200) : std::chrono::microseconds(10000);
-      transport::waitRing(runs[i].comm().connections().doorbell(), seen[i], wait);
-      break;
+    transport::Doorbell* bell = nullptr;
+    for (auto& run : runs) {
+      if (run.finished) continue;
+      ++pending;
+      if (bell == nullptr) bell = run.comm().connections().doorbell();
     }
+    transport::DoorbellWait wait(bell);
+    STRATA_ASSIGN_OR_RETURN(progressed, advanceAll(runs, &allDone));
+    if (allDone) return Status::Ok();
+    if (progressed) {
+      idlePasses = 0;
+      polling = mayPoll;
+      continue;
+    }
+    wait.sleep(pending > 1 ? std::chrono::microseconds(200) : std::chrono::microseconds(10000));
+    // The idle stretch goes on (lastProgress stays); look at the clock
+    // again after the next pass.
+    idlePasses = kClockEvery * (idlePasses / kClockEvery + 1) - 1;
   }
 }
 

@@ -28,13 +28,14 @@ char* dataOf(char* half) { return half + kLowLatencyHeaderBytes; }
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "the header is one atomic word");
 
 struct LowLatencyRunner::State {
-  Communicator* comm;
+  Communicator* comm = nullptr;
   LowLatencyLinks* links = nullptr;  // the communicator's, fetched on the first advance()
   LowLatencyTask task;
-  int rank;
-  int nranks;
-  size_t bytes;
-  uint32_t header;
+  int rank = 0;
+  int nranks = 0;
+  size_t bytes = 0;
+  uint32_t header = 0;
+  bool sent = false;
   bool reduced = false;
   uint32_t received = 0;  // bit p: rank p's contribution has arrived (n <= 32)
   uint32_t expected = 0;
@@ -95,10 +96,12 @@ struct LowLatencyRunner::State {
   }
 };
 
-LowLatencyRunner::LowLatencyRunner(Communicator* comm, const LowLatencyTask& task)
-    : s_(new State) {  // default-initialised: the copy buffer is not zeroed
+LowLatencyRunner::LowLatencyRunner() : s_(new State) {}  // the copy buffer is not zeroed
+
+void LowLatencyRunner::start(Communicator* comm, const LowLatencyTask& task) {
   State& s = *s_;
   s.comm = comm;
+  s.links = nullptr;  // looked up per call: the communicator may be another one
   s.task = task;
   s.rank = comm->rank();
   s.nranks = comm->nranks();
@@ -106,6 +109,10 @@ LowLatencyRunner::LowLatencyRunner(Communicator* comm, const LowLatencyTask& tas
   s.header = kHeaderTag | (static_cast<uint32_t>(task.type) & 0xffu) << 16 |
              static_cast<uint32_t>(s.bytes & 0xffffu);
   s.expected = (s.nranks >= 32 ? ~0u : (1u << s.nranks) - 1) & ~(1u << s.rank);
+  s.reduced = false;
+  s.sent = false;
+  s.received = 0;
+  s.own = nullptr;
 }
 
 LowLatencyRunner::~LowLatencyRunner() = default;
@@ -116,8 +123,9 @@ StatusOr<bool> LowLatencyRunner::advance() {
   State& s = *s_;
   if (s.reduced) return false;
   bool progressed = false;
-  if (s.links == nullptr) {  // first call: send
+  if (!s.sent) {  // first advance of the call: send
     STRATA_ASSIGN_OR_RETURN(s.links, s.comm->lowLatencyLinks());
+    s.sent = true;
     s.sendAll();
     s.keepOwn();
     progressed = true;

@@ -27,8 +27,11 @@ namespace strata::exec {
 
 class LowLatencyRunner final : public PhaseRunner {
  public:
-  LowLatencyRunner(Communicator* comm, const LowLatencyTask& task);
+  // One runner serves call after call (the executor keeps it per thread):
+  // start() sets it up for the next one without allocating.
+  LowLatencyRunner();
   ~LowLatencyRunner() override;
+  void start(Communicator* comm, const LowLatencyTask& task);
   StatusOr<bool> advance() override;
   bool done() const override;
   std::string describe() const override;

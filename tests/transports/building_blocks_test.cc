@@ -35,20 +35,45 @@ void freeShared(T* t) {
   munmap(t, sizeof(T));
 }
 
-TEST(Doorbell, WaitReturnsAtOnceWhenAlreadyRung) {
+TEST(Doorbell, RingWithoutSleepersStaysInUserSpace) {
+  // Nobody announced: ringing leaves the sequence alone (no atomic write to
+  // a line the waiter polls, no system call).
   Doorbell bell;
-  uint32_t seen = bell.seq.load();
   ring(&bell);
+  EXPECT_EQ(bell.seq.load(), 0u);
+  EXPECT_EQ(bell.sleepers.load(), 0u);
+}
+
+TEST(Doorbell, RingAfterAnnounceEndsTheSleepAtOnce) {
+  // The window the protocol closes: a ring after the waiter announced and
+  // looked at its work, but before it sleeps.
+  Doorbell bell;
+  uint32_t seen = announceSleep(&bell);
+  EXPECT_EQ(bell.sleepers.load(), 1u);
+  ring(&bell);
+  EXPECT_NE(bell.seq.load(), seen);
   auto t0 = Clock::now();
-  waitRing(&bell, seen, std::chrono::seconds(5));
+  sleepOn(&bell, seen, std::chrono::seconds(5));
   EXPECT_LT(Clock::now() - t0, milliseconds(500));
   EXPECT_EQ(bell.sleepers.load(), 0u);
+}
+
+TEST(Doorbell, CancelledAnnouncementLeavesNoSleeper) {
+  Doorbell bell;
+  {
+    DoorbellWait wait(&bell);
+    EXPECT_EQ(bell.sleepers.load(), 1u);
+  }
+  EXPECT_EQ(bell.sleepers.load(), 0u);
+  ring(&bell);
+  EXPECT_EQ(bell.seq.load(), 0u);
 }
 
 TEST(Doorbell, WaitTimesOutWithoutRing) {
   Doorbell bell;
   auto t0 = Clock::now();
-  waitRing(&bell, bell.seq.load(), std::chrono::microseconds(20000));
+  DoorbellWait wait(&bell);
+  wait.sleep(std::chrono::microseconds(20000));
   auto took = Clock::now() - t0;
   EXPECT_GE(took, milliseconds(15));
   EXPECT_LT(took, milliseconds(2000));
@@ -58,10 +83,10 @@ TEST(Doorbell, WaitTimesOutWithoutRing) {
 TEST(Doorbell, RingWakesSleepingThread) {
   testing::Watchdog dog(30, "doorbell thread wake");
   Doorbell bell;
-  uint32_t seen = bell.seq.load();
   std::atomic<bool> woke{false};
   std::thread waiter([&] {
-    waitRing(&bell, seen, std::chrono::seconds(20));
+    DoorbellWait wait(&bell);
+    wait.sleep(std::chrono::seconds(20));
     woke = true;
   });
   while (bell.sleepers.load() == 0) std::this_thread::sleep_for(milliseconds(1));
@@ -80,21 +105,22 @@ struct SharedBell {
 
 TEST(Doorbell, RingWakesSleepingProcess) {
   auto* s = sharedObject<SharedBell>();
-  uint32_t seen = s->bell[0].seq.load();
   auto codes = testing::runProcesses(
       2,
       [&](int rank) {
         if (rank == 0) {
           auto t0 = Clock::now();
-          while (s->bell[0].seq.load() == seen && Clock::now() - t0 < std::chrono::seconds(20)) {
-            waitRing(&s->bell[0], seen, std::chrono::seconds(20));
+          while (s->counter.load() == 0 && Clock::now() - t0 < std::chrono::seconds(20)) {
+            DoorbellWait wait(&s->bell[0]);
+            if (s->counter.load() == 0) wait.sleep(std::chrono::seconds(20));
           }
           s->wokeAfterMs = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
-          return s->bell[0].seq.load() != seen ? 0 : 1;
+          return s->counter.load() != 0 ? 0 : 1;
         }
         // Ring only once the other process is asleep in the futex.
         while (s->bell[0].sleepers.load() == 0) usleep(1000);
         usleep(20000);
+        s->counter.store(1);
         ring(&s->bell[0]);
         return 0;
       },
@@ -116,9 +142,9 @@ TEST(Doorbell, PingPongAcrossProcessesLosesNoWakeup) {
       [&](int rank) {
         for (uint32_t turn = static_cast<uint32_t>(rank); turn < 2 * kRounds; turn += 2) {
           while (true) {
-            uint32_t seen = s->bell[rank].seq.load();
+            DoorbellWait wait(&s->bell[rank]);
             if (s->counter.load() == turn) break;
-            waitRing(&s->bell[rank], seen, std::chrono::seconds(2));
+            wait.sleep(std::chrono::seconds(2));
           }
           s->counter.store(turn + 1);
           ring(&s->bell[1 - rank]);
@@ -199,10 +225,11 @@ TEST(Fifo, ProducerConsumerThreadsWithDoorbells) {
   std::thread producer([&] {
     FifoSender tx(mem.value()->view());
     for (uint64_t k = 0; k < kSlots;) {
-      uint32_t seen = txBell.seq.load();
       void* p = tx.acquire(nullptr);
       if (p == nullptr) {
-        waitRing(&txBell, seen, std::chrono::milliseconds(100));
+        // Announce, look again, then sleep: the protocol of connection.h.
+        DoorbellWait wait(&txBell);
+        if (tx.acquire(nullptr) == nullptr) wait.sleep(std::chrono::milliseconds(100));
         continue;
       }
       std::memcpy(p, &k, sizeof(k));
@@ -213,11 +240,11 @@ TEST(Fifo, ProducerConsumerThreadsWithDoorbells) {
   });
   FifoReceiver rx(mem.value()->view());
   for (uint64_t k = 0; k < kSlots;) {
-    uint32_t seen = rxBell.seq.load();
     size_t bytes = 0;
     const char* p = rx.peek(&bytes, nullptr);
     if (p == nullptr) {
-      waitRing(&rxBell, seen, std::chrono::milliseconds(100));
+      DoorbellWait wait(&rxBell);
+      if (rx.peek(&bytes, nullptr) == nullptr) wait.sleep(std::chrono::milliseconds(100));
       continue;
     }
     uint64_t v = 0;

@@ -79,8 +79,8 @@ TEST_P(Conformance, PingPongOneSlot) {
     // Everything posted was taken.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!send.value()->idle() && std::chrono::steady_clock::now() < deadline) {
-      uint32_t seen = m.doorbell()->seq.load();
-      if (!send.value()->idle()) waitRing(m.doorbell(), seen, std::chrono::milliseconds(5));
+      DoorbellWait wait(m.doorbell());
+      if (!send.value()->idle()) wait.sleep(std::chrono::milliseconds(5));
     }
     EXPECT_TRUE(send.value()->idle());
     EXPECT_TRUE(send.value()->health().ok());

@@ -112,11 +112,11 @@ void abortWakesSleeper(const char* transport) {
       auto t0 = Clock::now();
       Status h;
       while (Clock::now() - t0 < std::chrono::seconds(20)) {
-        uint32_t seen = m.doorbell()->seq.load();
+        DoorbellWait wait(m.doorbell());
         EXPECT_EQ(recv.value()->peek(nullptr), nullptr);
         h = recv.value()->health();
         if (!h.ok()) break;
-        waitRing(m.doorbell(), seen, std::chrono::seconds(20));
+        wait.sleep(std::chrono::seconds(20));
       }
       woke = true;
       EXPECT_LT(Clock::now() - t0, std::chrono::seconds(5));

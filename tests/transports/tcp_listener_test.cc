@@ -96,7 +96,7 @@ void moveSlots(Rank& a, SendConnection* send, Rank& b, RecvConnection* recv, int
   int sent = 0, got = 0;
   auto deadline = Clock::now() + std::chrono::seconds(20);
   while (got < slots && Clock::now() < deadline) {
-    uint32_t seenA = a.bell.seq.load(), seenB = b.bell.seq.load();
+    DoorbellWait waitA(&a.bell), waitB(&b.bell);
     bool moved = false;
     size_t cap = 0;
     while (sent < slots) {
@@ -120,8 +120,8 @@ void moveSlots(Rank& a, SendConnection* send, Rank& b, RecvConnection* recv, int
     ASSERT_TRUE(recv->health().ok()) << recv->health().toString();
     if (!moved) {
       // Both sides sleep on their own doorbells; alternate short naps.
-      waitRing(&b.bell, seenB, std::chrono::microseconds(500));
-      waitRing(&a.bell, seenA, std::chrono::microseconds(500));
+      waitB.sleep(std::chrono::microseconds(500));
+      waitA.sleep(std::chrono::microseconds(500));
     }
   }
   EXPECT_EQ(got, slots);

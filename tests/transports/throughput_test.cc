@@ -43,8 +43,8 @@ TEST_P(Throughput, DISABLED_OneWayBandwidthAndLatency) {
         sent += cap;
       }
       while (!c.value()->idle()) {
-        uint32_t seen = m.doorbell()->seq.load();
-        if (!c.value()->idle()) waitRing(m.doorbell(), seen, std::chrono::milliseconds(1));
+        DoorbellWait wait(m.doorbell());
+        if (!c.value()->idle()) wait.sleep(std::chrono::milliseconds(1));
       }
       double s = std::chrono::duration<double>(Clock::now() - t0).count();
       std::printf("%-16s one-way %.2f GB/s\n", name, kBytes / s / 1e9);

@@ -203,7 +203,7 @@ auto waitFor(ConnectionManager& m, Try attempt, Health health, std::chrono::mill
   auto deadline = Clock::now() + timeout;
   Doorbell* bell = m.doorbell();
   while (true) {
-    uint32_t seen = bell->seq.load(std::memory_order_acquire);
+    DoorbellWait wait(bell);
     if (auto p = attempt()) return p;
     Status h = health();
     if (h.ok() && Clock::now() > deadline) h = Timeout(what);
@@ -212,7 +212,7 @@ auto waitFor(ConnectionManager& m, Try attempt, Health health, std::chrono::mill
       if (!quiet) ADD_FAILURE() << what << ": " << h.toString();
       return nullptr;
     }
-    waitRing(bell, seen, kNap);
+    wait.sleep(kNap);
   }
 }
 
@@ -319,7 +319,7 @@ bool exchange(RankContext& ctx, const std::vector<Stream>& out, const std::vecto
   auto deadline = Clock::now() + timeout;
   Doorbell* bell = m.doorbell();
   while (true) {
-    uint32_t seen = bell->seq.load(std::memory_order_acquire);
+    DoorbellWait wait(bell);
     bool progressed = false, done = true;
     for (State& o : outs) {
       while (o.k < o.s.slots) {
@@ -384,7 +384,7 @@ bool exchange(RankContext& ctx, const std::vector<Stream>& out, const std::vecto
       ADD_FAILURE() << "rank " << ctx.rank << ": exchange timed out";
       return false;
     }
-    waitRing(bell, seen, kNap);
+    wait.sleep(kNap);
   }
 }
 
