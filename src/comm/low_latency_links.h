@@ -13,11 +13,12 @@ namespace strata {
 
 // The most bytes one low-latency all-reduce moves per rank.
 inline constexpr size_t kLowLatencyMaxBytes = 4096;
-static_assert(kLowLatencyMaxBytes % 64 == 0, "mailbox halves stay cache-line aligned");
-// One half of a mailbox: a header (sequence number, size and type) on a
-// cache line of its own, then the data.
-inline constexpr size_t kLowLatencyHeaderBytes = 64;
-inline constexpr size_t kLowLatencyHalfBytes = kLowLatencyHeaderBytes + kLowLatencyMaxBytes;
+// One half of a mailbox: a header word (sequence number, size and type)
+// followed at once by the data, so that a message of up to 56 bytes is one
+// cache line: the reader's miss on the header brings the data with it.
+inline constexpr size_t kLowLatencyHeaderBytes = 8;
+// Halves start on cache lines.
+inline constexpr size_t kLowLatencyHalfBytes = (kLowLatencyHeaderBytes + kLowLatencyMaxBytes + 63) / 64 * 64;
 inline constexpr size_t kLowLatencyMailboxBytes = 2 * kLowLatencyHalfBytes;
 
 struct LowLatencyLinks {

@@ -18,9 +18,14 @@ const char* codeName(Code code) {
   return "unknown result code";
 }
 
+const std::string& Status::message() const {
+  static const std::string kNone;
+  return rep_ ? rep_->message : kNone;
+}
+
 std::string Status::toString() const {
   if (ok()) return "ok";
-  return strCat(codeName(code_), ": ", message_);
+  return strCat(codeName(rep_->code), ": ", rep_->message);
 }
 
 Status ErrnoError(const std::string& what, int err) {

@@ -3,6 +3,7 @@
 // by ncclGetLastError.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -24,28 +25,42 @@ enum class Code : int {
 
 const char* codeName(Code code);
 
+// An OK status is one null pointer: creating, moving and destroying it on
+// the hot paths costs nothing. Only errors carry a code and a message.
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  Status(Code code, std::string message) {
+    if (code != Code::kOk) rep_ = std::make_unique<Rep>(Rep{code, std::move(message)});
+  }
+  Status(const Status& other) : rep_(other.rep_ ? std::make_unique<Rep>(*other.rep_) : nullptr) {}
+  Status& operator=(const Status& other) {
+    if (this != &other) rep_ = other.rep_ ? std::make_unique<Rep>(*other.rep_) : nullptr;
+    return *this;
+  }
+  Status(Status&&) noexcept = default;
+  Status& operator=(Status&&) noexcept = default;
 
   static Status Ok() { return Status(); }
 
-  bool ok() const { return code_ == Code::kOk; }
-  Code code() const { return code_; }
-  const std::string& message() const { return message_; }
+  bool ok() const { return rep_ == nullptr; }
+  Code code() const { return rep_ ? rep_->code : Code::kOk; }
+  const std::string& message() const;
 
   // Prepends context ("while connecting to rank 3: ...") and returns *this.
   Status& withContext(const std::string& context) {
-    if (!ok()) message_ = context + ": " + message_;
+    if (rep_) rep_->message = context + ": " + rep_->message;
     return *this;
   }
 
   std::string toString() const;
 
  private:
-  Code code_ = Code::kOk;
-  std::string message_;
+  struct Rep {
+    Code code;
+    std::string message;
+  };
+  std::unique_ptr<Rep> rep_;
 };
 
 template <typename... Args>
