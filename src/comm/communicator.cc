@@ -31,6 +31,8 @@ struct ParamsWire {
   uint64_t probeAddr;           // address of the rank's probe word
   uint64_t probeValue;          // what a peer must read there
   uint64_t lowLatencyMaxBytes;  // 0 if this rank has a peer it reaches over the network
+  // Auto mode across processes: single copy below this size (0: never).
+  uint64_t singleCopyCmaMaxBytes;
 };
 
 StatusOr<SingleCopyMode> singleCopyMode() {
@@ -134,8 +136,13 @@ Status Communicator::agreeOnParams() {
   }
   STRATA_ASSIGN_OR_RETURN(SingleCopyMode mode, singleCopyMode());
   uint64_t singleCopyMin = UINT64_MAX;
+  uint64_t singleCopyCmaMax = 0;
   if (mode != SingleCopyMode::kOff) {
     singleCopyMin = static_cast<uint64_t>(std::max<int64_t>(0, config::getInt("STRATA_SINGLE_COPY_MIN_BYTES")));
+    singleCopyCmaMax = mode == SingleCopyMode::kOn
+                           ? UINT64_MAX
+                           : static_cast<uint64_t>(std::max<int64_t>(
+                                 0, config::getInt("STRATA_SINGLE_COPY_CMA_MAX_BYTES")));
   }
   uint64_t random = 0;
   STRATA_RETURN_IF_ERROR(net::randomBytes(&random, sizeof(random)));
@@ -146,7 +153,8 @@ Status Communicator::agreeOnParams() {
                                                            static_cast<int64_t>(kLowLatencyMaxBytes)));
   }
   all[rank_] = ParamsWire{options_.nchannels, device,     step, direct, singleCopyMin,
-                          reinterpret_cast<uintptr_t>(&probeWord_), probeWord_, lowLatency};
+                          reinterpret_cast<uintptr_t>(&probeWord_), probeWord_, lowLatency,
+                          singleCopyCmaMax};
   STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(ParamsWire)),
                              "agreeing on communicator parameters");
   params_.nchannels = kMaxChannels;
@@ -154,11 +162,13 @@ Status Communicator::agreeOnParams() {
   params_.directMaxBytes = SIZE_MAX;
   params_.lowLatencyMaxBytes = kLowLatencyMaxBytes;
   uint64_t singleCopyMinAll = 0;
+  uint64_t singleCopyCmaMaxAll = UINT64_MAX;
   std::vector<uint64_t> probeAddrs, probeValues;
   params_.device = true;
   for (const auto& p : all) {
     params_.device = params_.device && p.device == 1;
     singleCopyMinAll = std::max(singleCopyMinAll, p.singleCopyMinBytes);
+    singleCopyCmaMaxAll = std::min(singleCopyCmaMaxAll, p.singleCopyCmaMaxBytes);
     params_.lowLatencyMaxBytes = std::min<size_t>(params_.lowLatencyMaxBytes, p.lowLatencyMaxBytes);
     probeAddrs.push_back(p.probeAddr);
     probeValues.push_back(p.probeValue);
@@ -168,43 +178,55 @@ Status Communicator::agreeOnParams() {
   }
   params_.singleCopyMinBytes = static_cast<size_t>(std::min<uint64_t>(singleCopyMinAll, SIZE_MAX));
   if (singleCopyMinAll != UINT64_MAX && nranks_ > 1) {
-    STRATA_RETURN_IF_ERROR(probeSingleCopy(mode, probeAddrs, probeValues));
+    STRATA_RETURN_IF_ERROR(probeSingleCopy(singleCopyCmaMaxAll, probeAddrs, probeValues));
   }
   return Status::Ok();
 }
 
 // Single copy needs every rank on one host and every rank able to read every
 // other rank's memory. Each rank reads its peers' probe words, then all ranks
-// learn whether every read worked.
-Status Communicator::probeSingleCopy(SingleCopyMode mode, const std::vector<uint64_t>& probeAddrs,
+// learn whether every read worked and whether any crossed a process
+// boundary: cross-memory attach then bounds the sizes that use it
+// (cmaMaxBytes, agreed by all ranks; 0: never across processes).
+Status Communicator::probeSingleCopy(uint64_t cmaMaxBytes, const std::vector<uint64_t>& probeAddrs,
                                      const std::vector<uint64_t>& probeValues) {
-  int32_t ok = 1;
+  struct Probe {
+    int32_t ok;
+    int32_t crossProcess;
+  };
+  Probe mine{1, 0};
   std::string why;
-  for (int p = 0; p < nranks_ && ok; ++p) {
+  for (int p = 0; p < nranks_ && mine.ok; ++p) {
     if (p == rank_) continue;
     if (connections_->hostOf(p) != connections_->hostOf(rank_)) {
-      ok = 0;
+      mine.ok = 0;
       why = strCat("rank ", p, " is on another host");
       break;
     }
-    if (mode == SingleCopyMode::kAuto && !connections_->sharesAddressSpace(p)) {
-      ok = 0;
-      why = strCat("rank ", p, " is another process (STRATA_SINGLE_COPY=1 reads it with cross-memory attach)");
-      break;
+    if (!connections_->sharesAddressSpace(p)) {
+      mine.crossProcess = 1;
+      if (cmaMaxBytes == 0) {
+        mine.ok = 0;
+        why = strCat("rank ", p, " is another process and STRATA_SINGLE_COPY_CMA_MAX_BYTES is 0");
+        break;
+      }
     }
     uint64_t seen = 0;
     Status s = connections_->readPeer(p, probeAddrs[p], &seen, sizeof(seen));
     if (!s.ok() || seen != probeValues[p]) {
-      ok = 0;
+      mine.ok = 0;
       why = s.ok() ? strCat("read a wrong value from rank ", p) : s.message();
     }
   }
-  std::vector<int32_t> all(nranks_, 0);
-  all[rank_] = ok;
-  STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(int32_t)),
+  std::vector<Probe> all(nranks_, Probe{0, 0});
+  all[rank_] = mine;
+  STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(Probe)),
                              "agreeing on single-copy access");
-  params_.singleCopy = std::all_of(all.begin(), all.end(), [](int32_t v) { return v == 1; });
-  if (!ok) STRATA_INFO(log::kInit, "rank ", rank_, ": single copy off: ", why);
+  params_.singleCopy = std::all_of(all.begin(), all.end(), [](const Probe& v) { return v.ok == 1; });
+  bool crossProcess = std::any_of(all.begin(), all.end(), [](const Probe& v) { return v.crossProcess == 1; });
+  params_.singleCopyMaxBytes =
+      crossProcess ? static_cast<size_t>(std::min<uint64_t>(cmaMaxBytes, SIZE_MAX)) : SIZE_MAX;
+  if (!mine.ok) STRATA_INFO(log::kInit, "rank ", rank_, ": single copy off: ", why);
   return Status::Ok();
 }
 
@@ -256,7 +278,7 @@ bool Communicator::useSingleCopy(const plan::CollArgs& args, DataType type) cons
       return false;
   }
   bool forced = !algoOverride_.empty();
-  return total > 0 && (forced || total >= params_.singleCopyMinBytes);
+  return total > 0 && (forced || (total >= params_.singleCopyMinBytes && total < params_.singleCopyMaxBytes));
 }
 
 Communicator::~Communicator() {

@@ -33,8 +33,9 @@ struct CommOptions {
   int cudaDevice = -1;  // GPU for device buffers; -1: none
 };
 
-// STRATA_SINGLE_COPY: never; only between ranks of one process; or also
-// across processes of one host (cross-memory attach).
+// STRATA_SINGLE_COPY: never; within a process at any size and across the
+// processes of one host (cross-memory attach) below
+// STRATA_SINGLE_COPY_CMA_MAX_BYTES; or at any size everywhere on one host.
 enum class SingleCopyMode { kOff, kAuto, kOn };
 
 // Parameters all ranks of a communicator share, agreed at creation.
@@ -47,6 +48,9 @@ struct AgreedParams {
   // buffers directly instead of streaming through FIFOs.
   bool singleCopy = false;
   size_t singleCopyMinBytes = SIZE_MAX;
+  // ... and below singleCopyMaxBytes: set when some peer is another process
+  // (cross-memory attach loses to the FIFOs on large operations).
+  size_t singleCopyMaxBytes = SIZE_MAX;
   // All-reduces of at most this many bytes use the low-latency protocol
   // (0: never; every rank reaches every peer through memory otherwise).
   size_t lowLatencyMaxBytes = 0;
@@ -117,7 +121,7 @@ class Communicator {
   Communicator() = default;
   Status init(const bootstrap::UniqueId& id);
   Status agreeOnParams();
-  Status probeSingleCopy(SingleCopyMode mode, const std::vector<uint64_t>& probeAddrs,
+  Status probeSingleCopy(uint64_t cmaMaxBytes, const std::vector<uint64_t>& probeAddrs,
                          const std::vector<uint64_t>& probeValues);
 
   static constexpr uint32_t kControlTagBase = 0x53000000u;

@@ -74,8 +74,12 @@ const std::vector<Setting> kSettings = {
      "the low-latency mailbox protocol (0: never)"},
     {"STRATA_SINGLE_COPY", nullptr, T::kString, "auto",
      "large all-reduce, reduce-scatter, all-gather and broadcast read peers' buffers directly: "
-     "auto (when all ranks share one process), 1 (also across processes of one host, with "
-     "cross-memory attach) or 0 (never)"},
+     "auto (ranks of one process at any size; ranks in several processes of one host with "
+     "cross-memory attach below STRATA_SINGLE_COPY_CMA_MAX_BYTES), 1 (at any size on one host) "
+     "or 0 (never)"},
+    {"STRATA_SINGLE_COPY_CMA_MAX_BYTES", nullptr, T::kInt, "16777216",
+     "with STRATA_SINGLE_COPY=auto, operations (total bytes) below this size read peers in other "
+     "processes with cross-memory attach; larger ones use the FIFOs (0: never across processes)"},
     {"STRATA_SINGLE_COPY_MIN_BYTES", nullptr, T::kInt, "262144",
      "smallest operation (total bytes) that uses the single-copy path"},
     {"STRATA_STREAM_MIN_BYTES", nullptr, T::kInt, "16777216",

@@ -5,15 +5,21 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
+#include "api/handle.h"
+#include "comm/communicator.h"
 #include "nccl.h"
+#include "strata.h"
 #include "support/ranks.h"
 
 namespace {
 
+using strata::testing::runProcesses;
 using strata::testing::runThreads;
 using strata::testing::ScopedEnv;
 using strata::testing::Watchdog;
@@ -187,6 +193,67 @@ TEST(SingleCopyFaults, MismatchedCollectivesFailClearly) {
     EXPECT_NE(results[r], ncclSuccess) << "rank " << r;
     EXPECT_NE(errors[r].find("same collectives"), std::string::npos) << "rank " << r << ": " << errors[r];
   }
+}
+
+// Ranks in different processes (auto mode): cross-memory attach serves the
+// sizes below STRATA_SINGLE_COPY_CMA_MAX_BYTES, the FIFOs the larger ones,
+// and both give the right sums. Each process checks which path its
+// communicator picks for each size, then runs it.
+TEST(SingleCopyProcesses, AutoModeBoundsCrossMemoryAttachBySize) {
+  Watchdog dog(120, "AutoModeBoundsCrossMemoryAttachBySize");
+  const int n = 2;
+  int port = 20000 + ((getpid() + 13) % 20000);
+  auto codes = runProcesses(n, [&](int rank) {
+    setenv("STRATA_RANK", std::to_string(rank).c_str(), 1);
+    setenv("STRATA_WORLD_SIZE", std::to_string(n).c_str(), 1);
+    setenv("STRATA_ROOT_ADDR", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
+    setenv("STRATA_SECRET", "00112233445566778899aabbccddee01", 1);
+    setenv("STRATA_SINGLE_COPY", "auto", 1);
+    setenv("STRATA_SINGLE_COPY_MIN_BYTES", "1024", 1);
+    setenv("STRATA_SINGLE_COPY_CMA_MAX_BYTES", "65536", 1);
+    ncclComm_t comm;
+    if (strataCommInitFromEnv(&comm) != ncclSuccess) {
+      std::fprintf(stderr, "init: %s\n", ncclGetLastError(nullptr));
+      return 1;
+    }
+    strata::Communicator* c = comm->impl.get();
+    if (!c->params().singleCopy || c->params().singleCopyMaxBytes != 65536) {
+      std::fprintf(stderr, "single copy %d, max %zu\n", c->params().singleCopy ? 1 : 0,
+                   c->params().singleCopyMaxBytes);
+      return 2;
+    }
+    struct Case {
+      size_t count;
+      bool singleCopy;
+    };
+    for (Case k : {Case{100, false}, Case{256, true}, Case{16383, true}, Case{16384, false},
+                   Case{300001, false}}) {
+      strata::plan::CollArgs args;
+      args.type = strata::plan::CollType::kAllReduce;
+      args.count = k.count;
+      args.rank = rank;
+      args.nranks = n;
+      if (c->useSingleCopy(args, strata::DataType::kFloat32) != k.singleCopy) {
+        std::fprintf(stderr, "count %zu: single copy should be %d\n", k.count, k.singleCopy ? 1 : 0);
+        return 3;
+      }
+      std::vector<float> in(k.count), out(k.count, -1);
+      for (size_t i = 0; i < k.count; ++i) in[i] = value(rank, i);
+      if (ncclAllReduce(in.data(), out.data(), k.count, ncclFloat, ncclSum, comm, nullptr) != ncclSuccess) {
+        std::fprintf(stderr, "all-reduce: %s\n", ncclGetLastError(comm));
+        return 4;
+      }
+      for (size_t i = 0; i < k.count; ++i) {
+        if (out[i] != value(0, i) + value(1, i)) {
+          std::fprintf(stderr, "count %zu elem %zu: %f\n", k.count, i, out[i]);
+          return 5;
+        }
+      }
+    }
+    ncclCommDestroy(comm);
+    return 0;
+  });
+  for (int r = 0; r < n; ++r) EXPECT_EQ(codes[r], 0) << "process " << r;
 }
 
 }  // namespace
