@@ -1,6 +1,5 @@
 // Collectives and point-to-point: argument checks, then submission to the
 // group machinery (a call outside a group runs as a group of one).
-#include <limits>
 
 #include "api/api_util.h"
 #include "api/group.h"
@@ -59,8 +58,8 @@ Status check(const CallArgs& a, Communicator* c, DataType* type, Reduction* red,
   }
   // Byte sizes must fit in size_t.
   size_t es = dataTypeSize(*type);
-  size_t maxElems = std::numeric_limits<size_t>::max() / es / static_cast<size_t>(n);
-  if (a.count > maxElems) {
+  size_t totalBytes = 0;
+  if (__builtin_mul_overflow(a.count, es * static_cast<size_t>(n), &totalBytes)) {
     return InvalidArgument(a.fn, ": count ", a.count, " of ", dataTypeName(*type), " times ", n,
                            " ranks overflows the address space");
   }

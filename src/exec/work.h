@@ -62,6 +62,9 @@ struct LowLatencyTask {
 };
 
 struct Phase {
+  // Not value-initialised member by member: a phase is created per call and
+  // zeroing the optionals' storage shows up in small calls.
+  Phase() {}  // NOLINT(modernize-use-equals-default)
   std::vector<Lane> lanes;
   size_t scratchBytes = 0;
   // Set: the phase is this task and has no lanes.
