@@ -21,7 +21,19 @@ struct GroupState {
   Status error;
 };
 
-thread_local GroupState tls;
+// Memory a thread reuses from call to call (see runOps and submit).
+struct Scratch {
+  std::vector<PendingOp> one;          // a call outside a group
+  std::vector<exec::RankWork> work;    // what the executor runs
+};
+
+// One thread-local object: each thread_local of a shared library costs a
+// lookup per access.
+struct ThreadState {
+  GroupState group;
+  Scratch scratch;
+};
+thread_local ThreadState threadState;
 
 Status runInit(PendingInit& init) {
   auto comm = Communicator::create(init.id, init.nranks, init.rank, init.options);
@@ -190,17 +202,18 @@ Status enqueueDeviceOps(std::vector<PendingOp>& ops) {
   return Status::Ok();
 }
 
-Status runOps(std::vector<PendingOp>& ops, bool verified) {
+// `work`: the calling thread's Scratch::work (the executor is not
+// re-entered from a call it runs).
+Status runOps(std::vector<PendingOp>& ops, bool verified, std::vector<exec::RankWork>& work) {
   STRATA_RETURN_IF_ERROR(enqueueDeviceOps(ops));
   if (ops.empty()) return Status::Ok();
-  // Kept per thread: the executor is not re-entered from a call it runs.
-  static thread_local std::vector<exec::RankWork> work;
   std::vector<std::unique_ptr<char[]>> temporaries;
   struct Clear {  // drops plan references on every way out, keeps the memory
+    std::vector<exec::RankWork>& work;
     ~Clear() {
       for (auto& w : work) w.phases.clear();
     }
-  } clear;
+  } clear{work};
   STRATA_RETURN_IF_ERROR(buildWork(ops, verified, work, temporaries));
   for (auto& w : work) {
     if (w.comm->aborted()) return Aborted("communicator rank ", w.comm->rank(), " was aborted");
@@ -213,48 +226,49 @@ Status runOps(std::vector<PendingOp>& ops, bool verified) {
 
 }  // namespace
 
-bool inGroup() { return tls.depth > 0; }
+bool inGroup() { return threadState.group.depth > 0; }
 
 Status groupStart() {
-  ++tls.depth;
+  ++threadState.group.depth;
   return Status::Ok();
 }
 
 void recordGroupError(const Status& s) {
-  if (tls.depth > 0 && tls.error.ok()) tls.error = s;
+  if (threadState.group.depth > 0 && threadState.group.error.ok()) threadState.group.error = s;
 }
 
 Status groupEnd() {
-  if (tls.depth == 0) return InvalidUsage("ncclGroupEnd: not inside a group (no matching ncclGroupStart)");
-  if (--tls.depth > 0) return Status::Ok();
-  std::vector<PendingOp> ops = std::move(tls.ops);
-  std::vector<PendingInit> inits = std::move(tls.inits);
-  Status error = tls.error;
-  tls = GroupState();
+  if (threadState.group.depth == 0) return InvalidUsage("ncclGroupEnd: not inside a group (no matching ncclGroupStart)");
+  if (--threadState.group.depth > 0) return Status::Ok();
+  std::vector<PendingOp> ops = std::move(threadState.group.ops);
+  std::vector<PendingInit> inits = std::move(threadState.group.inits);
+  Status error = threadState.group.error;
+  threadState.group = GroupState();
   if (!error.ok()) {
     return error.withContext("ncclGroupEnd: an operation in the group was invalid; nothing ran");
   }
   STRATA_RETURN_IF_ERROR(runInits(inits));
-  return runOps(ops, false);
+  return runOps(ops, false, threadState.scratch.work);
 }
 
 Status submit(PendingOp op) {
-  if (tls.depth > 0) {
-    tls.ops.push_back(std::move(op));
+  ThreadState& ts = threadState;
+  if (ts.group.depth > 0) {
+    ts.group.ops.push_back(std::move(op));
     return Status::Ok();
   }
   // A call outside a group: a group of one, in a vector kept per thread.
-  static thread_local std::vector<PendingOp> one;
+  std::vector<PendingOp>& one = ts.scratch.one;
   one.clear();
   one.push_back(std::move(op));
-  Status s = runOps(one, true);
+  Status s = runOps(one, true, ts.scratch.work);
   one.clear();
   return s;
 }
 
 Status submitInit(PendingInit init) {
-  if (tls.depth > 0) {
-    tls.inits.push_back(std::move(init));
+  if (threadState.group.depth > 0) {
+    threadState.group.inits.push_back(std::move(init));
     return Status::Ok();
   }
   return runInit(init);
