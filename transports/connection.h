@@ -75,6 +75,20 @@ class SendConnection {
   // Ok while the link works; the reason once it has failed (peer gone, timeout).
   virtual Status health() = 0;
   virtual const char* transportName() const = 0;
+
+  // Sending from the caller's memory. Publishes the slot returned by the
+  // last acquire() as `bytes` (at most its capacity) read from `data`.
+  // Where supportsReferences(), the transport reads them later, straight
+  // from `data`: they must stay readable and unchanged until idle() returns
+  // true, or until withdrawReferences() returns. Elsewhere the bytes are
+  // copied into the slot now.
+  virtual bool supportsReferences() const { return false; }
+  virtual void postReference(const void* data, size_t bytes) = 0;
+  // Makes the connection stop reading caller memory: what it has not sent
+  // yet from references is copied into its own slots (the stream goes on
+  // unchanged). Blocks until the transport no longer reads caller memory.
+  // For error paths: the executor returns without waiting for idle().
+  virtual void withdrawReferences() {}
 };
 
 class RecvConnection {
@@ -86,6 +100,26 @@ class RecvConnection {
   virtual void release() = 0;
   virtual Status health() = 0;
   virtual const char* transportName() const = 0;
+
+  // Receiving into the caller's memory. Stream positions count the bytes
+  // that arrived on this connection since it was created. Where
+  // supportsTargets(), postTarget() offers [dst, dst + bytes) as the home
+  // of stream bytes [position, position + bytes): a slot that lies wholly in
+  // that range and has not started to arrive yet is written there by the
+  // transport, and peek() then returns its address inside dst. Everything
+  // else arrives in the connection's own slots as usual, so targets are
+  // hints and never change what peek() yields. The memory must stay
+  // writable, and untouched by the caller, until the bytes of the range
+  // have been released or withdrawTargets() returned. Targets are posted
+  // in increasing, non-overlapping stream order.
+  virtual bool supportsTargets() const { return false; }
+  // Stream position of the first byte of the oldest slot not yet released.
+  virtual uint64_t position() const { return 0; }
+  virtual void postTarget(uint64_t position, void* dst, size_t bytes) {}
+  // Forgets every target; slots already written into a target and not yet
+  // released are moved into the connection's own slots. Blocks until the
+  // transport no longer writes caller memory. For error paths.
+  virtual void withdrawTargets() {}
 };
 
 }  // namespace strata::transport

@@ -142,6 +142,9 @@ class Manager final : public ConnectionManager {
     }
     return true;
   }
+  bool anyZeroCopyPeer() const override {
+    return std::find(kinds_.begin(), kinds_.end(), Kind::kTcp) != kinds_.end();
+  }
 
   Status init(bootstrap::Bootstrap& bs, const ManagerOptions& options);
 

@@ -76,6 +76,10 @@ class ConnectionManager {
   virtual StatusOr<Mailbox> mailbox(int peer, int channel, bool sending, size_t bytes) = 0;
   // True when every peer of this rank is reached through memory.
   virtual bool allPeersInMemory() const = 0;
+  // True when some peer's connections can send from and receive into the
+  // caller's memory (SendConnection::supportsReferences, RecvConnection::
+  // supportsTargets): today, peers reached over tcp.
+  virtual bool anyZeroCopyPeer() const = 0;
 };
 
 // This process's host identity: hostname, boot id and network namespace, so

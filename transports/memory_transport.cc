@@ -1,5 +1,6 @@
 #include "transports/memory_transport.h"
 
+#include <cstring>
 #include <utility>
 
 #include "core/log.h"
@@ -39,6 +40,13 @@ void MemorySendConnection::post(size_t bytes) {
   }
   fifo_.post(bytes);
   ring(info_.peerBell);
+}
+
+void MemorySendConnection::postReference(const void* data, size_t bytes) {
+  if (bytes <= info_.fifo.layout().slotBytes && bytes > 0) {
+    std::memcpy(fifo_.view().slot(fifo_.posted()), data, bytes);
+  }
+  post(bytes);
 }
 
 bool MemorySendConnection::idle() { return fifo_.idle(); }

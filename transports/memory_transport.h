@@ -30,6 +30,9 @@ class MemorySendConnection final : public SendConnection {
   explicit MemorySendConnection(MemoryLinkInfo info);
   void* acquire(size_t* capacity) override;
   void post(size_t bytes) override;
+  // Copies: the receiver reads the slot itself, possibly after the caller's
+  // memory is gone.
+  void postReference(const void* data, size_t bytes) override;
   bool idle() override;
   Status health() override;
   const char* transportName() const override { return info_.transportName; }

@@ -6,6 +6,8 @@
 #include <sys/uio.h>
 
 #include <cerrno>
+#include <cstring>
+#include <thread>
 #include <utility>
 
 #include "core/log.h"
@@ -152,6 +154,32 @@ StatusOr<size_t> TcpLink::readSome(TcpSocketState& s, void* data, size_t bytes, 
   }
 }
 
+void TcpLink::awaitService(const std::atomic<uint64_t>& done, uint64_t ticket) {
+  proxy_->signal();  // it may sleep in epoll_wait without having announced it
+  const auto start = std::chrono::steady_clock::now();
+  bool warned = false;
+  while (done.load(std::memory_order_acquire) < ticket) {
+    if (bell_ == nullptr) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    DoorbellWait wait(bell_);
+    if (done.load(std::memory_order_acquire) >= ticket) break;
+    wait.sleep(std::chrono::milliseconds(10));
+    // The proxy serves requests on every turn, at most 100 ms apart; this
+    // only shows up if that thread is stuck somewhere it should not be.
+    if (!warned && std::chrono::steady_clock::now() - start > std::chrono::seconds(5)) {
+      STRATA_WARN(log::kNet, what("with"), ": still waiting for the tcp proxy to release user memory");
+      warned = true;
+    }
+  }
+}
+
+void TcpLink::served(std::atomic<uint64_t>& done, uint64_t asked) {
+  done.store(asked, std::memory_order_release);
+  if (bell_ != nullptr) ring(bell_);
+}
+
 Status TcpLink::linkHealth(const char* direction) {
   if (failed()) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -169,17 +197,54 @@ TcpSendLink::TcpSendLink(int peer, int channel, const TcpParams& params,
     : TcpLink(peer, channel, params, abort, timeout),
       fifo_(std::move(fifo)),
       exec_(fifo_->view()),
-      partsLeft_(params.nslots, 0) {}
+      partsLeft_(params.nslots, 0),
+      refs_(params.nslots, nullptr) {}
 
-void TcpSendLink::post(size_t bytes) {
+bool TcpSendLink::publish(size_t bytes, const char* reference) {
   if (bytes > params_.slotBytes) {
     STRATA_WARN(log::kNet, "post of ", bytes, " bytes into a ", params_.slotBytes,
                 "-byte tcp slot toward rank ", peer_);
     fail(InternalError("a slot larger than its capacity was posted to rank ", peer_));
-    return;
+    return false;
   }
+  refs_[exec_.posted() % params_.nslots] = reference;
   exec_.post(bytes);
   proxy_->wake();
+  return true;
+}
+
+void TcpSendLink::post(size_t bytes) { publish(bytes, nullptr); }
+
+void TcpSendLink::postReference(const void* data, size_t bytes) {
+  publish(bytes, bytes > 0 ? static_cast<const char*>(data) : nullptr);
+}
+
+void TcpSendLink::withdrawReferences() {
+  // Every posted slot written out: the proxy reads no executor memory.
+  if (exec_.idle()) return;
+  uint64_t ticket = withdrawAsked_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  awaitService(withdrawDone_, ticket);
+}
+
+void TcpSendLink::service() {
+  uint64_t asked = withdrawAsked_.load(std::memory_order_acquire);
+  if (asked == withdrawDone_.load(std::memory_order_relaxed)) return;
+  // The executor waits in withdrawReferences(): copy what the sockets still
+  // need into the slots. Parts in progress go on from the same offsets.
+  const FifoView& v = fifo_->view();
+  uint64_t head = v.head().load(std::memory_order_acquire);
+  for (uint64_t seq = tail_; seq < head; ++seq) {
+    const char*& ref = refs_[seq % params_.nslots];
+    if (ref == nullptr) continue;
+    std::memcpy(v.slot(seq), ref, v.bytes(seq).load(std::memory_order_relaxed));
+    ref = nullptr;
+  }
+  served(withdrawDone_, asked);
+}
+
+const char* TcpSendLink::slotData(uint64_t seq) const {
+  const char* ref = refs_[seq % params_.nslots];
+  return ref != nullptr ? ref : fifo_->view().slot(seq);
 }
 
 bool TcpSendLink::pumpSocket(uint32_t j, uint64_t known) {
@@ -219,7 +284,7 @@ bool TcpSendLink::pumpSocket(uint32_t j, uint64_t known) {
     }
     uint64_t dataDone = s.done > kPartHeaderBytes ? s.done - kPartHeaderBytes : 0;
     if (s.len > dataDone) {
-      iov[n].iov_base = v.slot(s.seq) + s.offset + dataDone;
+      iov[n].iov_base = const_cast<char*>(slotData(s.seq) + s.offset + dataDone);
       iov[n].iov_len = s.len - dataDone;
       ++n;
     }
@@ -299,11 +364,108 @@ TcpRecvLink::TcpRecvLink(int peer, int channel, const TcpParams& params,
     : TcpLink(peer, channel, params, abort, timeout),
       fifo_(std::move(fifo)),
       exec_(fifo_->view()),
-      slots_(params.nslots) {}
+      slots_(params.nslots),
+      homes_(params.nslots, nullptr) {}
+
+const void* TcpRecvLink::peek(size_t* bytes) {
+  const char* slot = exec_.peek(bytes, nullptr);
+  if (slot == nullptr) return nullptr;
+  char* home = homes_[exec_.released() % params_.nslots];
+  return home != nullptr ? home : slot;
+}
 
 void TcpRecvLink::release() {
+  position_ += exec_.view().bytes(exec_.released()).load(std::memory_order_relaxed);
   exec_.release();
   if (proxy_ != nullptr) proxy_->wake();
+}
+
+void TcpRecvLink::postTarget(uint64_t position, void* dst, size_t bytes) {
+  // Out of order or overlapping: not the contract; the bytes arrive in slots.
+  if (bytes == 0 || dst == nullptr || position < targetEnd_) return;
+  targetEnd_ = position + bytes;
+  targeted_ = true;
+  std::lock_guard<std::mutex> lock(targetsMu_);
+  targets_.push_back(Target{position, static_cast<char*>(dst), bytes});
+  hasTargets_.store(true, std::memory_order_release);
+}
+
+void TcpRecvLink::withdrawTargets() {
+  if (!targeted_) return;
+  uint64_t ticket = withdrawAsked_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  awaitService(withdrawDone_, ticket);
+  // The proxy writes no target any more. Slots it already published into
+  // one are the executor's: move them into their FIFO slots.
+  const FifoView& v = exec_.view();
+  uint64_t head = v.head().load(std::memory_order_acquire);
+  for (uint64_t seq = exec_.released(); seq < head; ++seq) {
+    char*& home = homes_[seq % params_.nslots];
+    if (home == nullptr) continue;
+    std::memcpy(v.slot(seq), home, v.bytes(seq).load(std::memory_order_relaxed));
+    home = nullptr;
+  }
+  targeted_ = false;
+}
+
+void TcpRecvLink::service() {
+  uint64_t asked = withdrawAsked_.load(std::memory_order_acquire);
+  if (asked == withdrawDone_.load(std::memory_order_relaxed)) return;
+  {
+    std::lock_guard<std::mutex> lock(targetsMu_);
+    targets_.clear();
+    hasTargets_.store(false, std::memory_order_relaxed);
+  }
+  // Slots being read into a target continue in their FIFO slot: move the
+  // parts that arrived, and what arrived of parts in progress.
+  const FifoView& v = fifo_->view();
+  for (SlotState& slot : slots_) {
+    if (!slot.open || slot.home == nullptr) continue;
+    char* fifoSlot = v.slot(slot.seq);
+    for (uint32_t p = 0; p < slot.nparts; ++p) {
+      if ((slot.mask & (1ull << p)) == 0) continue;
+      uint64_t off = 0, len = 0;
+      partRange(slot.total, slot.nparts, p, &off, &len);
+      std::memcpy(fifoSlot + off, slot.home + off, len);
+    }
+    for (const TcpSocketState& sock : socks_) {
+      if (sock.active && sock.seq == slot.seq && sock.done > 0) {
+        std::memcpy(fifoSlot + sock.offset, slot.home + sock.offset, sock.done);
+      }
+    }
+    slot.home = nullptr;
+  }
+  served(withdrawDone_, asked);
+}
+
+void TcpRecvLink::placeSlot(SlotState& slot) {
+  if (slot.seq == head_) {
+    slot.placed = true;
+    slot.start = published_;
+  } else {
+    const SlotState& prev = slots_[(slot.seq - 1) % params_.nslots];
+    if (prev.open && prev.seq == slot.seq - 1 && prev.placed) {
+      slot.placed = true;
+      slot.start = prev.start + prev.total;
+    }
+  }
+  if (slot.placed && slot.total > 0) slot.home = findTarget(slot.start, slot.total);
+}
+
+char* TcpRecvLink::findTarget(uint64_t start, uint64_t bytes) {
+  if (!hasTargets_.load(std::memory_order_acquire)) return nullptr;
+  std::lock_guard<std::mutex> lock(targetsMu_);
+  // Slots are placed in stream order: targets that end before this one
+  // starts can never be used again.
+  while (!targets_.empty() && targets_.front().position + targets_.front().bytes <= start) {
+    targets_.pop_front();
+  }
+  if (targets_.empty()) {
+    hasTargets_.store(false, std::memory_order_relaxed);
+    return nullptr;
+  }
+  const Target& t = targets_.front();
+  if (t.position > start || start + bytes > t.position + t.bytes) return nullptr;
+  return t.dst + (start - t.position);
 }
 
 Status TcpRecvLink::health() {
@@ -393,13 +555,15 @@ bool TcpRecvLink::pumpSocket(uint32_t j, uint64_t tail) {
         return moved;
       }
       slot = SlotState{true, s.seq, s.total, partsFor(s.total, params_.nsocks), 0, 0};
+      placeSlot(slot);
     } else if (slot.total != s.total || (slot.mask & (1ull << s.part)) != 0) {
       fail(RemoteError(what("from"), ": inconsistent parts for slot sequence ", s.seq));
       return moved;
     }
     if (s.done < s.len) {
       bool eof = false;
-      auto got = readSome(s, v.slot(s.seq) + s.offset + s.done, s.len - s.done, &eof);
+      char* base = slot.home != nullptr ? slot.home : v.slot(s.seq);
+      auto got = readSome(s, base + s.offset + s.done, s.len - s.done, &eof);
       if (!got.ok()) {
         Status err = got.status();
         fail(err.withContext(what("from")));
@@ -435,8 +599,11 @@ bool TcpRecvLink::pump() {
   while (head_ < tail + params_.nslots) {
     SlotState& slot = slots_[head_ % params_.nslots];
     if (!slot.open || slot.seq != head_ || slot.partsDone != slot.nparts) break;
+    homes_[head_ % params_.nslots] = slot.home;
     v.bytes(head_).store(slot.total, std::memory_order_relaxed);
+    published_ += slot.total;
     slot.open = false;
+    slot.home = nullptr;
     ++head_;
     published = true;
   }

@@ -10,11 +10,23 @@
 // contiguous parts; part p of slot seq goes on socket (seq + p) % nsocks, so
 // small slots rotate over the sockets and large ones use all of them. Each
 // socket carries its parts in increasing seq order.
+//
+// Zero copy (the wire format does not change): a posted send slot may refer
+// to the executor's memory instead of holding the bytes (postReference); the
+// proxy then writes the parts straight from there. A receiving link may be
+// given targets, ranges of the stream with their place in the executor's
+// memory (postTarget); a slot that falls wholly inside one, and whose first
+// part header arrives once its stream position is known, is read straight
+// into it. Both end on the executor's side: the executor waits for idle()
+// before the referenced memory may change, and consumes the bytes of a
+// target before it touches that memory again; on error paths it withdraws
+// them, and the proxy moves whatever it still needs into its own slots.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -90,6 +102,10 @@ class TcpLink {
   // Moves bytes; true if anything moved. Sets notify_ when the executor can
   // make progress (a slot was freed or filled): the proxy then rings.
   virtual bool pump() = 0;
+  // Answers the executor's requests (withdrawals of references or targets).
+  // The proxy calls it on every turn, also once the link has failed or the
+  // communicator was aborted, when pump() no longer runs.
+  virtual void service() = 0;
   bool takeNotify() {
     bool n = notify_;
     notify_ = false;
@@ -118,6 +134,11 @@ class TcpLink {
 
  protected:
   Status linkHealth(const char* direction);
+  // Executor thread: asks the proxy to serve a request (the caller bumped
+  // `asked` to `ticket`) and waits until `done` reaches it.
+  void awaitService(const std::atomic<uint64_t>& done, uint64_t ticket);
+  // Proxy thread: the request up to `asked` was served.
+  void served(std::atomic<uint64_t>& done, uint64_t asked);
   // One non-blocking read from socket j (through TLS when it has a session):
   // bytes read; 0 with *eof false when nothing is ready, 0 with *eof true
   // when the peer closed the connection.
@@ -156,17 +177,31 @@ class TcpSendLink final : public TcpLink, public SendConnection {
   bool idle() override { return exec_.idle(); }
   Status health() override { return linkHealth("to"); }
   const char* transportName() const override { return "tcp"; }
+  bool supportsReferences() const override { return true; }
+  void postReference(const void* data, size_t bytes) override;
+  void withdrawReferences() override;
   // TcpLink (proxy thread)
   bool pump() override;
+  void service() override;
 
  private:
   bool pumpSocket(uint32_t j, uint64_t known);
+  // Where the bytes of posted slot `seq` are (proxy thread).
+  const char* slotData(uint64_t seq) const;
+  bool publish(size_t bytes, const char* reference);
 
   std::unique_ptr<HeapFifo> fifo_;
   FifoSender exec_;
   uint64_t known_ = 0;  // slots whose part counts are set up
   uint64_t tail_ = 0;   // slots fully written to the sockets
   std::vector<uint32_t> partsLeft_;
+  // Per slot index: the executor memory a posted slot refers to, or nullptr
+  // when its bytes are in the slot. Written by the executor before it posts
+  // the slot (the head's release orders it), cleared by the proxy when it
+  // withdraws references (the executor is then waiting).
+  std::vector<const char*> refs_;
+  std::atomic<uint64_t> withdrawAsked_{0};
+  std::atomic<uint64_t> withdrawDone_{0};
 };
 
 class TcpRecvLink final : public TcpLink, public RecvConnection {
@@ -174,12 +209,17 @@ class TcpRecvLink final : public TcpLink, public RecvConnection {
   TcpRecvLink(int peer, int channel, const TcpParams& params, std::unique_ptr<HeapFifo> fifo,
               const AbortState* abort, std::chrono::milliseconds timeout);
   // RecvConnection (executor thread)
-  const void* peek(size_t* bytes) override { return exec_.peek(bytes, nullptr); }
+  const void* peek(size_t* bytes) override;
   void release() override;
   Status health() override;
   const char* transportName() const override { return "tcp"; }
+  bool supportsTargets() const override { return true; }
+  uint64_t position() const override { return position_; }
+  void postTarget(uint64_t position, void* dst, size_t bytes) override;
+  void withdrawTargets() override;
   // TcpLink (proxy thread)
   bool pump() override;
+  void service() override;
 
  private:
   struct SlotState {
@@ -189,9 +229,21 @@ class TcpRecvLink final : public TcpLink, public RecvConnection {
     uint32_t nparts = 0;
     uint32_t partsDone = 0;
     uint64_t mask = 0;
+    bool placed = false;    // its stream position is known
+    uint64_t start = 0;     // that position
+    char* home = nullptr;   // the target it is read into, or nullptr (its FIFO slot)
+  };
+  struct Target {
+    uint64_t position = 0;
+    char* dst = nullptr;
+    uint64_t bytes = 0;
   };
   bool pumpSocket(uint32_t j, uint64_t tail);
   Status acceptHeader(uint32_t j);
+  // Proxy thread: a slot opens (its first part header arrived): its stream
+  // position, if the slots before it are known, and the target it goes to.
+  void placeSlot(SlotState& slot);
+  char* findTarget(uint64_t start, uint64_t bytes);
   // True when the next slot can never complete: a socket that must carry one
   // of its parts has been closed by the peer.
   bool nextSlotStarved() const;
@@ -205,6 +257,20 @@ class TcpRecvLink final : public TcpLink, public RecvConnection {
   // error by itself; it is one when the executor waits for a slot that
   // cannot arrive any more (set by the proxy, read by health()).
   std::atomic<bool> starved_{false};
+
+  uint64_t published_ = 0;  // proxy: stream position of slot head_
+  uint64_t position_ = 0;   // executor: stream position of the oldest unreleased slot
+  uint64_t targetEnd_ = 0;  // executor: end of the last target posted
+  bool targeted_ = false;   // executor: targets posted since the last withdrawal
+  // Per slot index: where a published slot's bytes are (a target), or
+  // nullptr for its FIFO slot. Written by the proxy before it publishes the
+  // slot; cleared by the executor when it withdraws targets.
+  std::vector<char*> homes_;
+  std::mutex targetsMu_;
+  std::deque<Target> targets_;           // guarded by targetsMu_
+  std::atomic<bool> hasTargets_{false};  // targets_ is not empty
+  std::atomic<uint64_t> withdrawAsked_{0};
+  std::atomic<uint64_t> withdrawDone_{0};
 };
 
 }  // namespace strata::transport

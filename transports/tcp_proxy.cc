@@ -91,6 +91,7 @@ void TcpProxy::run() {
   bool announced = false;
   while (!stop_.load(std::memory_order_acquire)) {
     adoptPending();
+    for (TcpLink* link : links_) link->service();
     bool aborted = abort_ != nullptr && abort_->aborted();
     if (!aborted) {
       bool notify = false;

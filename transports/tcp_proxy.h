@@ -3,7 +3,8 @@
 // through an eventfd, but only when it announced that it sleeps (the same
 // announce-then-recheck handshake as the Doorbell), so a busy proxy costs the
 // executor no system call. Whenever a pump freed or filled a slot the proxy
-// rings the rank's doorbell.
+// rings the rank's doorbell. Every turn it also serves the links' requests
+// (TcpLink::service), even after an abort.
 #pragma once
 
 #include <pthread.h>

@@ -287,6 +287,9 @@ TcpRecvLink* TcpTransport::recvLink(int peer, int channel, Status* error) {
     slot = std::make_unique<TcpRecvLink>(peer, channel, config_.local, std::move(fifo).value(),
                                          config_.abort, config_.timeout);
     slot->setProxy(proxyFor(peer, channel), config_.bell);
+    // Known to its proxy from the start (not only once sockets arrive), so
+    // that requests to the link are served even if the peer never connects.
+    slot->proxy()->adopt(slot.get());
   }
   return slot.get();
 }

@@ -14,6 +14,7 @@
 #include "cuda/device_comm.h"
 #include "cuda/runtime.h"
 #include "net/auth.h"
+#include "plan/zero_copy.h"
 #include "transports/descriptor.h"
 
 namespace strata {
@@ -314,6 +315,11 @@ StatusOr<std::shared_ptr<const plan::RankPlan>> Communicator::planFor(const plan
     algo = "direct";
   }
   STRATA_ASSIGN_OR_RETURN(plan::RankPlan built, algorithms::buildPlan(args, po, algo));
+  // Which steps may send from and receive into the user's buffers: only
+  // worth knowing when some connection can do it.
+  if (connections_->anyZeroCopyPeer()) {
+    built.zeroCopy = std::make_shared<const plan::ZeroCopyMap>(plan::analyzeZeroCopy(built));
+  }
   auto shared = std::make_shared<const plan::RankPlan>(std::move(built));
   std::lock_guard<std::mutex> lock(mu_);
   if (plans_.size() >= kPlanCacheLimit) plans_.clear();

@@ -12,6 +12,7 @@
 #include "exec/single_copy.h"
 #include "kernels/host/reduce.h"
 #include "kernels/host/stream_copy.h"
+#include "plan/zero_copy.h"
 #include "transports/connection.h"
 
 namespace strata::exec {
@@ -51,12 +52,106 @@ inline void cpuRelax() {
 
 bool isIdentity(const Reduction& r) { return !r.hasPreScale && r.postDivisor <= 1; }
 
+// A send connection that was handed references to user memory in the
+// current phase: the phase ends only once it is idle (every referenced byte
+// written out by the transport).
+struct ReferencedSend {
+  transport::SendConnection* conn = nullptr;
+  int peer = -1;
+  int channel = 0;
+};
+
+// The user memory one task touches, as byte ranges.
+struct TaskMemory {
+  const plan::RankPlan* plan = nullptr;
+  Buffers buffers;
+  const char* inBegin = nullptr;
+  const char* inEnd = nullptr;
+  const char* outBegin = nullptr;
+  const char* outEnd = nullptr;
+  bool writesInput = false;
+};
+
+TaskMemory memoryOf(const Task& t) {
+  TaskMemory m;
+  m.plan = t.plan.get();
+  m.buffers = t.buffers;
+  const plan::ZeroCopyMap* z = t.plan->zeroCopy.get();
+  size_t es = dataTypeSize(t.type);
+  if (t.buffers.input != nullptr) {
+    m.inBegin = static_cast<const char*>(t.buffers.input);
+    m.inEnd = m.inBegin + z->inputExtent * es;
+  }
+  if (t.buffers.output != nullptr) {
+    m.outBegin = static_cast<const char*>(t.buffers.output);
+    m.outEnd = m.outBegin + z->outputExtent * es;
+  }
+  m.writesInput = z->writesInput;
+  return m;
+}
+
+bool overlaps(const char* b1, const char* e1, const char* b2, const char* e2) {
+  return b1 < e2 && b2 < e1;
+}
+
+// Whether two tasks that run concurrently could see each other's writes.
+bool interfere(const TaskMemory& a, const TaskMemory& b) {
+  auto pairs = [](const char* b1, const char* e1, bool w1, const char* b2, const char* e2, bool w2) {
+    return (w1 || w2) && overlaps(b1, e1, b2, e2);
+  };
+  return pairs(a.inBegin, a.inEnd, a.writesInput, b.inBegin, b.inEnd, b.writesInput) ||
+         pairs(a.inBegin, a.inEnd, a.writesInput, b.outBegin, b.outEnd, true) ||
+         pairs(a.outBegin, a.outEnd, true, b.inBegin, b.inEnd, b.writesInput) ||
+         pairs(a.outBegin, a.outEnd, true, b.outBegin, b.outEnd, true);
+}
+
+// Which tasks of `lane` may use their user buffers in place. The plan's
+// analysis (plan/zero_copy.h) covers one plan with Input and Output apart;
+// here a task gives zero copy up when its Input and Output overlap (in-place
+// calls) or when its memory overlaps what another operation of the phase
+// writes (or reads, where it writes).
+std::vector<bool> zeroCopyTasks(const Phase& phase, const Lane& lane) {
+  if (std::none_of(lane.tasks.begin(), lane.tasks.end(),
+                   [](const Task& t) { return t.plan != nullptr && t.plan->zeroCopy != nullptr; })) {
+    return {};
+  }
+  std::vector<bool> allowed(lane.tasks.size(), false);
+  for (size_t i = 0; i < lane.tasks.size(); ++i) {
+    const Task& t = lane.tasks[i];
+    if (t.plan == nullptr || t.plan->zeroCopy == nullptr) continue;
+    TaskMemory mine = memoryOf(t);
+    if (overlaps(mine.inBegin, mine.inEnd, mine.outBegin, mine.outEnd)) continue;
+    bool alone = true;
+    for (const Lane& other : phase.lanes) {
+      for (const Task& u : other.tasks) {
+        if (u.plan.get() == mine.plan && u.buffers.input == mine.buffers.input &&
+            u.buffers.output == mine.buffers.output) {
+          continue;  // the same operation: the plan's analysis covers it
+        }
+        if (u.plan == nullptr || u.plan->zeroCopy == nullptr) {
+          alone = false;  // unknown extents: assume the worst
+          break;
+        }
+        if (interfere(mine, memoryOf(u))) {
+          alone = false;
+          break;
+        }
+      }
+      if (!alone) break;
+    }
+    allowed[i] = alone;
+  }
+  return allowed;
+}
+
 // State of a communicator's run.
 struct CommRun;
 
 class LaneRunner {
  public:
-  LaneRunner(CommRun* run, Lane* lane) : run_(run), lane_(lane) {}
+  // zeroCopy[i]: task i of the lane may use its user buffers in place.
+  LaneRunner(CommRun* run, Lane* lane, std::vector<bool> zeroCopy)
+      : run_(run), lane_(lane), zeroCopy_(std::move(zeroCopy)) {}
 
   bool done() const { return taskIdx_ >= lane_->tasks.size(); }
   // True if any progress was made.
@@ -72,15 +167,24 @@ class LaneRunner {
   void skipEmpty();
   void nextStep();
   char* resolve(const plan::Ref& ref) const;
+  char* resolve(const plan::Ref& ref, const Task& t) const;
+  uint8_t zeroCopyFlags() const;
   Status bindConnections();
+  // Offers the transports the user memory that the task's receiving steps
+  // write, so that bytes arriving for them can land there directly.
+  Status postTargets();
   StatusOr<bool> moveSlice();
 
   CommRun* run_;
   Lane* lane_;
+  std::vector<bool> zeroCopy_;
   size_t taskIdx_ = 0;
   size_t stepIdx_ = 0;
   size_t done_ = 0;  // elements of the current step already moved
   bool bound_ = false;
+  size_t targetedTask_ = SIZE_MAX;  // the task whose targets were posted
+  // The current step sends from user memory instead of copying into slots.
+  bool sendByReference_ = false;
   transport::SendConnection* send_ = nullptr;
   transport::RecvConnection* recv_ = nullptr;
 };
@@ -105,6 +209,28 @@ struct CommRun {
     return recvOffsets.back().second;
   }
   bool finished = false;
+  // Connections of the current phase that send from or receive into user
+  // memory; waited for (references) or withdrawn (on errors) before the
+  // call may return.
+  std::vector<ReferencedSend> referenced;
+  std::vector<transport::RecvConnection*> targeted;
+
+  void noteReferenced(transport::SendConnection* c, int peer, int channel) {
+    for (const auto& r : referenced) {
+      if (r.conn == c) return;
+    }
+    referenced.push_back(ReferencedSend{c, peer, channel});
+  }
+  void noteTargeted(transport::RecvConnection* c) {
+    if (std::find(targeted.begin(), targeted.end(), c) == targeted.end()) targeted.push_back(c);
+  }
+  // Error paths: the transports stop using user memory before the call returns.
+  void withdrawUserMemory() {
+    for (auto& r : referenced) r.conn->withdrawReferences();
+    for (auto* c : targeted) c->withdrawTargets();
+    referenced.clear();
+    targeted.clear();
+  }
 
   // Prepares for a new run of `w`, keeping the memory of earlier runs.
   void reset(RankWork* w) {
@@ -114,6 +240,8 @@ struct CommRun {
     special = nullptr;
     singleCopy.reset();
     recvOffsets.clear();
+    referenced.clear();
+    targeted.clear();
     finished = false;
   }
   Communicator& comm() { return *work->comm; }
@@ -121,6 +249,8 @@ struct CommRun {
     lanes.clear();
     special = nullptr;
     singleCopy.reset();
+    referenced.clear();
+    targeted.clear();
     if (phase >= work->phases.size()) {
       finished = true;
       return;
@@ -128,7 +258,7 @@ struct CommRun {
     Phase& p = work->phases[phase];
     if (scratch.size() < p.scratchBytes) scratch.resize(p.scratchBytes);
     lanes.reserve(p.lanes.size());
-    for (auto& lane : p.lanes) lanes.emplace_back(this, &lane);
+    for (auto& lane : p.lanes) lanes.emplace_back(this, &lane, zeroCopyTasks(p, lane));
     if (p.singleCopy) {
       singleCopy = std::make_unique<SingleCopyRunner>(work->comm, *p.singleCopy);
       special = singleCopy.get();
@@ -141,12 +271,16 @@ struct CommRun {
   }
   bool phaseDone() const {
     return std::all_of(lanes.begin(), lanes.end(), [](const LaneRunner& l) { return l.done(); }) &&
-           (special == nullptr || special->done());
+           (special == nullptr || special->done()) &&
+           std::all_of(referenced.begin(), referenced.end(),
+                       [](const ReferencedSend& r) { return r.conn->idle(); });
   }
 };
 
-char* LaneRunner::resolve(const plan::Ref& ref) const {
-  const Task& t = task();
+
+char* LaneRunner::resolve(const plan::Ref& ref) const { return resolve(ref, task()); }
+
+char* LaneRunner::resolve(const plan::Ref& ref, const Task& t) const {
   size_t es = dataTypeSize(t.type);
   char* base = nullptr;
   switch (ref.buf) {
@@ -156,6 +290,13 @@ char* LaneRunner::resolve(const plan::Ref& ref) const {
     case Buf::kNone: return nullptr;
   }
   return base + ref.offset * es;
+}
+
+uint8_t LaneRunner::zeroCopyFlags() const {
+  if (taskIdx_ >= zeroCopy_.size() || !zeroCopy_[taskIdx_]) return 0;
+  const Task& t = task();
+  size_t program = static_cast<size_t>(t.program - t.plan->programs.data());
+  return t.plan->zeroCopy->at(program, stepIdx_);
 }
 
 void LaneRunner::nextStep() {
@@ -189,7 +330,59 @@ Status LaneRunner::bindConnections() {
   if (plan::opRecvs(s.op)) {
     STRATA_ASSIGN_OR_RETURN(recv_, conns.recv(s.recvPeer, channel));
   }
+  // Sending by reference: the transport reads the bytes from user memory
+  // after this step has moved on, so they must be exactly what the slot
+  // would hold (a plain copy of src, or the dst this step writes) and stay
+  // unchanged until the phase ends (the plan's analysis says so).
+  sendByReference_ = false;
+  if (send_ != nullptr && send_->supportsReferences() && (zeroCopyFlags() & plan::kStableSend)) {
+    const Reduction& red = task().reduction;
+    switch (s.op) {
+      case Op::kSend:
+        sendByReference_ = isIdentity(effective(red, s.src.buf == Buf::kInput, s.finalize));
+        break;
+      case Op::kRecvCopySend:
+      case Op::kRecvReduceCopySend: sendByReference_ = true; break;
+      default: break;
+    }
+  }
+  if (sendByReference_) run_->noteReferenced(send_, s.sendPeer, channel);
   bound_ = true;
+  return Status::Ok();
+}
+
+Status LaneRunner::postTargets() {
+  targetedTask_ = taskIdx_;
+  if (taskIdx_ >= zeroCopy_.size() || !zeroCopy_[taskIdx_]) return Status::Ok();
+  const Task& t = task();
+  const plan::ZeroCopyMap& z = *t.plan->zeroCopy;
+  const size_t program = static_cast<size_t>(t.program - t.plan->programs.data());
+  const size_t es = dataTypeSize(t.type);
+  auto& conns = run_->comm().connections();
+  // Stream positions are counted from what each connection has delivered
+  // to the executor when the task starts (none of its steps ran yet).
+  struct Base {
+    transport::RecvConnection* conn;
+    uint64_t position;
+  };
+  std::vector<Base> bases;
+  const auto& steps = t.program->steps;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const plan::Step& s = steps[i];
+    if (s.count == 0 || (z.at(program, i) & plan::kUntouchedRecv) == 0) continue;
+    if (s.op != Op::kRecv && s.op != Op::kRecvCopySend) continue;
+    if (!isIdentity(effective(t.reduction, false, s.finalize))) continue;
+    STRATA_ASSIGN_OR_RETURN(transport::RecvConnection * c, conns.recv(s.recvPeer, t.program->channel));
+    if (!c->supportsTargets()) continue;
+    auto it = std::find_if(bases.begin(), bases.end(), [c](const Base& b) { return b.conn == c; });
+    if (it == bases.end()) {
+      bases.push_back(Base{c, c->position() + run_->recvOffset(c)});
+      it = bases.end() - 1;
+      run_->noteTargeted(c);
+    }
+    c->postTarget(it->position + z.recvPosition[program][i] * es, resolve(s.dst, t),
+                  s.count * es);
+  }
   return Status::Ok();
 }
 
@@ -198,6 +391,7 @@ StatusOr<bool> LaneRunner::advance() {
   for (int turn = 0; turn < kSlicesPerTurn; ++turn) {
     if (stepIdx_ == 0 && done_ == 0) skipEmpty();
     if (done()) return progressed;
+    if (targetedTask_ != taskIdx_) STRATA_RETURN_IF_ERROR(postTargets());
     if (!bound_) STRATA_RETURN_IF_ERROR(bindConnections());
     STRATA_ASSIGN_OR_RETURN(bool moved, moveSlice());
     if (!moved) return progressed;
@@ -250,57 +444,83 @@ StatusOr<bool> LaneRunner::moveSlice() {
     for (size_t off = 0; off < n; off += block) fn(off, std::min(block, n - off));
   };
 
+  // dst <- in, transformed: the body of Recv, also the first half of
+  // RecvCopySend when the send half goes by reference. Nothing to do when
+  // the transport received the bytes into dst already (a target).
+  auto receiveInto = [&](const Reduction& e) {
+    if (in == dst && isIdentity(e)) return;
+    if (!stream) {
+      kernels::transform(type, e, dst, in, n);
+    } else if (isIdentity(e)) {
+      kernels::streamCopy(dst, in, n * es);
+    } else {
+      forBlocks([&](size_t off, size_t m) {
+        kernels::transform(type, e, streamBlock(), in + off * es, m);
+        kernels::streamCopy(dst + off * es, streamBlock(), m * es);
+      });
+    }
+  };
+  // dst <- in op src: RecvReduceCopy, and RecvReduceCopySend by reference.
+  auto reduceInto = [&](const Reduction& e) {
+    if (!stream) {
+      kernels::reduce(type, e, dst, in, src, n);
+    } else {
+      forBlocks([&](size_t off, size_t m) {
+        kernels::reduce(type, e, streamBlock(), in + off * es, src + off * es, m);
+        kernels::streamCopy(dst + off * es, streamBlock(), m * es);
+      });
+    }
+  };
+  // What a by-reference send posts: the bytes the slot would have held.
+  const char* reference = nullptr;
+
   switch (s.op) {
     case Op::kSend:
-      kernels::transform(type, effective(red, srcIsInput, s.finalize), out, src, n);
-      break;
-    case Op::kRecv: {
-      Reduction e = effective(red, false, s.finalize);
-      if (!stream) {
-        kernels::transform(type, e, dst, in, n);
-      } else if (isIdentity(e)) {
-        kernels::streamCopy(dst, in, n * es);
+      if (sendByReference_) {
+        reference = src;
       } else {
-        forBlocks([&](size_t off, size_t m) {
-          kernels::transform(type, e, streamBlock(), in + off * es, m);
-          kernels::streamCopy(dst + off * es, streamBlock(), m * es);
-        });
+        kernels::transform(type, effective(red, srcIsInput, s.finalize), out, src, n);
       }
       break;
-    }
+    case Op::kRecv:
+      receiveInto(effective(red, false, s.finalize));
+      break;
     case Op::kRecvReduceSend:
       kernels::reduce(type, effective(red, srcIsInput, s.finalize), out, in, src, n);
       break;
-    case Op::kRecvReduceCopy: {
-      Reduction e = effective(red, srcIsInput, s.finalize);
-      if (!stream) {
-        kernels::reduce(type, e, dst, in, src, n);
+    case Op::kRecvReduceCopy:
+      reduceInto(effective(red, srcIsInput, s.finalize));
+      break;
+    case Op::kRecvCopySend: {
+      Reduction e = effective(red, false, s.finalize);
+      if (sendByReference_) {
+        receiveInto(e);
+        reference = dst;
+      } else if (in == dst && isIdentity(e)) {
+        std::memcpy(out, dst, n * es);  // received in place: only the send copy is left
       } else {
+        // Both destinations get the same bytes: write one, copy it to the
+        // other while it is in cache (the send slot stays cached for its
+        // reader; the output may bypass the cache).
         forBlocks([&](size_t off, size_t m) {
-          kernels::reduce(type, e, streamBlock(), in + off * es, src + off * es, m);
-          kernels::streamCopy(dst + off * es, streamBlock(), m * es);
+          if (stream) {
+            kernels::transform(type, e, out + off * es, in + off * es, m);
+            kernels::streamCopy(dst + off * es, out + off * es, m * es);
+          } else {
+            kernels::transform(type, e, dst + off * es, in + off * es, m);
+            std::memcpy(out + off * es, dst + off * es, m * es);
+          }
         });
       }
-      break;
-    }
-    case Op::kRecvCopySend: {
-      // Both destinations get the same bytes: write one, copy it to the other
-      // while it is in cache (the send slot stays cached for its reader; the
-      // output may bypass the cache).
-      Reduction e = effective(red, false, s.finalize);
-      forBlocks([&](size_t off, size_t m) {
-        if (stream) {
-          kernels::transform(type, e, out + off * es, in + off * es, m);
-          kernels::streamCopy(dst + off * es, out + off * es, m * es);
-        } else {
-          kernels::transform(type, e, dst + off * es, in + off * es, m);
-          std::memcpy(out + off * es, dst + off * es, m * es);
-        }
-      });
       break;
     }
     case Op::kRecvReduceCopySend: {
       Reduction e = effective(red, srcIsInput, s.finalize);
+      if (sendByReference_) {
+        reduceInto(e);
+        reference = dst;
+        break;
+      }
       forBlocks([&](size_t off, size_t m) {
         if (stream) {
           kernels::reduce(type, e, out + off * es, in + off * es, src + off * es, m);
@@ -332,7 +552,13 @@ StatusOr<bool> LaneRunner::moveSlice() {
     }
   }
 
-  if (send_ != nullptr) send_->post(n * es);
+  if (send_ != nullptr) {
+    if (reference != nullptr) {
+      send_->postReference(reference, n * es);
+    } else {
+      send_->post(n * es);
+    }
+  }
   if (recv_ != nullptr) {
     *offset += n * es;
     if (*offset >= slotBytes) {
@@ -377,10 +603,23 @@ Status checkBlocked(std::vector<CommRun>& runs, Clock::time_point lastProgress) 
       Status h = run.special->health();
       if (!h.ok()) return h.withContext(strCat("rank ", comm.rank(), " ", run.special->describe()));
     }
+    for (auto& r : run.referenced) {
+      Status h = r.conn->health();
+      if (!h.ok()) {
+        return h.withContext(strCat("rank ", comm.rank(), " sending from user memory to rank ",
+                                    r.peer, " channel ", r.channel));
+      }
+    }
     if (idle > comm.timeout()) {
       std::string blocked;
       for (auto& lane : run.lanes) {
         if (!lane.done()) blocked += strCat("; ", lane.describe());
+      }
+      for (auto& r : run.referenced) {
+        if (!r.conn->idle()) {
+          blocked += strCat("; data sent from user memory to rank ", r.peer, " channel ",
+                            r.channel, " not yet written out");
+        }
       }
       if (run.special != nullptr && !run.special->done()) {
         blocked += strCat("; ", run.special->describe());
@@ -515,6 +754,9 @@ Status runHostWork(std::vector<RankWork>& work) {
   } keep{runs};
   Status status = runLoop(runs);
   if (!status.ok()) {
+    // Transports may still read or write user memory for the phase that
+    // failed; that ends here, before the caller gets its buffers back.
+    for (auto& run : runs) run.withdrawUserMemory();
     for (auto& w : work) w.comm->recordError(status);
   } else {
     for (auto& run : runs) {

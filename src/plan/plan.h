@@ -29,10 +29,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace strata::plan {
+
+struct ZeroCopyMap;  // plan/zero_copy.h
 
 enum class Op : uint8_t {
   kSend,
@@ -85,6 +88,10 @@ struct RankPlan {
   std::vector<ChannelProgram> programs;
   size_t scratchElems = 0;
   std::string algorithm;  // for logs and strata-sim: "ring", "chain", "p2p", ...
+  // Which steps may use the user's buffers in place (plan/zero_copy.h): set
+  // by the communicator when some peer is reached through a transport that
+  // can; null otherwise.
+  std::shared_ptr<const ZeroCopyMap> zeroCopy;
 
   size_t stepCount() const;
 };
