@@ -77,7 +77,7 @@ const std::vector<Setting> kSettings = {
      "auto (ranks of one process at any size; ranks in several processes of one host with "
      "cross-memory attach below STRATA_SINGLE_COPY_CMA_MAX_BYTES), 1 (at any size on one host) "
      "or 0 (never)"},
-    {"STRATA_SINGLE_COPY_CMA_MAX_BYTES", nullptr, T::kInt, "16777216",
+    {"STRATA_SINGLE_COPY_CMA_MAX_BYTES", nullptr, T::kInt, "8388608",
      "with STRATA_SINGLE_COPY=auto, operations (total bytes) below this size read peers in other "
      "processes with cross-memory attach; larger ones use the FIFOs (0: never across processes)"},
     {"STRATA_SINGLE_COPY_MIN_BYTES", nullptr, T::kInt, "262144",
