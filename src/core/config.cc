@@ -67,7 +67,7 @@ const std::vector<Setting> kSettings = {
     {"STRATA_ALGO", "NCCL_ALGO", T::kString, "",
      "force an algorithm where it applies (ring, direct, chain, p2p, single-copy, ll; any case); empty: automatic"},
     {"STRATA_NCHANNELS", nullptr, T::kInt, "2", "channels (parallel rings) per collective"},
-    {"STRATA_DIRECT_MAX_BYTES", nullptr, T::kInt, "16384",
+    {"STRATA_DIRECT_MAX_BYTES", nullptr, T::kInt, "32768",
      "all-reduce of at most this many bytes uses the one-step direct algorithm (0: never)"},
     {"STRATA_LL_MAX_BYTES", nullptr, T::kInt, "4096",
      "all-reduce of at most this many bytes (at most 4096) between ranks that share memory uses "
@@ -80,7 +80,7 @@ const std::vector<Setting> kSettings = {
     {"STRATA_SINGLE_COPY_CMA_MAX_BYTES", nullptr, T::kInt, "8388608",
      "with STRATA_SINGLE_COPY=auto, operations (total bytes) below this size read peers in other "
      "processes with cross-memory attach; larger ones use the FIFOs (0: never across processes)"},
-    {"STRATA_SINGLE_COPY_MIN_BYTES", nullptr, T::kInt, "262144",
+    {"STRATA_SINGLE_COPY_MIN_BYTES", nullptr, T::kInt, "65536",
      "smallest operation (total bytes) that uses the single-copy path"},
     {"STRATA_STREAM_MIN_BYTES", nullptr, T::kInt, "16777216",
      "operations whose output is at least this large write it with non-temporal stores "
