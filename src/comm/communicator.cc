@@ -309,9 +309,13 @@ StatusOr<std::shared_ptr<const plan::RankPlan>> Communicator::planFor(const plan
     algo.clear();  // a forced algorithm applies only where it exists
   }
   // Small all-reduces are latency-bound: one direct exchange beats 2(n-1)
-  // ring steps. The threshold is agreed, so every rank picks the same plan.
+  // ring steps. Direct sends (n-1) copies of the message per rank, so the
+  // bound is on those bytes. The threshold is agreed, so every rank picks
+  // the same plan.
   if (algo.empty() && args.type == plan::CollType::kAllReduce && nranks_ > 1 &&
-      nranks_ <= kDirectMaxRanks && args.count * elemSize <= params_.directMaxBytes) {
+      nranks_ <= kDirectMaxRanks &&
+      algorithms::saturatingMul(args.count * elemSize, static_cast<size_t>(nranks_ - 1)) <=
+          params_.directMaxBytes) {
     algo = "direct";
   }
   STRATA_ASSIGN_OR_RETURN(plan::RankPlan built, algorithms::buildPlan(args, po, algo));

@@ -68,7 +68,8 @@ const std::vector<Setting> kSettings = {
      "force an algorithm where it applies (ring, direct, chain, p2p, single-copy, ll; any case); empty: automatic"},
     {"STRATA_NCHANNELS", nullptr, T::kInt, "2", "channels (parallel rings) per collective"},
     {"STRATA_DIRECT_MAX_BYTES", nullptr, T::kInt, "32768",
-     "all-reduce of at most this many bytes uses the one-step direct algorithm (0: never)"},
+     "all-reduce whose size times (ranks - 1) is at most this many bytes uses the one-step "
+     "direct algorithm (0: never)"},
     {"STRATA_LL_MAX_BYTES", nullptr, T::kInt, "4096",
      "all-reduce of at most this many bytes (at most 4096) between ranks that share memory uses "
      "the low-latency mailbox protocol (0: never)"},
