@@ -673,8 +673,14 @@ Status runLoop(std::vector<CommRun>& runs) {
   const bool mayPoll = busyPoll.count() > 0;
   uint32_t idlePasses = 0;
   bool polling = mayPoll;  // while idle: pause (true) or yield
-  Clock::time_point lastProgress{}, now{};
-  Clock::time_point lastHealth{};  // zero: health not looked at in this call yet
+  Clock::time_point lastProgress{}, lastHealth{}, now{};
+  auto backOff = [&] {
+    if (polling) {
+      cpuRelax();
+    } else {
+      sched_yield();
+    }
+  };
   while (true) {
     bool allDone = false;
     STRATA_ASSIGN_OR_RETURN(bool progressed, advanceAll(runs, &allDone));
@@ -685,23 +691,14 @@ Status runLoop(std::vector<CommRun>& runs) {
       continue;
     }
     if (++idlePasses % kClockEvery != 0) {
-      if (polling) {
-        cpuRelax();
-      } else {
-        sched_yield();
-      }
+      backOff();
       continue;
     }
     now = Clock::now();
-    if (idlePasses == kClockEvery) lastProgress = now;
-    if (lastHealth == Clock::time_point{}) lastHealth = now;
+    if (idlePasses == kClockEvery) lastProgress = lastHealth = now;  // a new idle stretch
     if (now - lastProgress < spin) {
       polling = now - lastProgress < busyPoll;
-      if (polling) {
-        cpuRelax();
-      } else {
-        sched_yield();
-      }
+      backOff();
       continue;
     }
     if (now - lastHealth >= healthEvery) {
@@ -722,7 +719,7 @@ Status runLoop(std::vector<CommRun>& runs) {
     STRATA_ASSIGN_OR_RETURN(progressed, advanceAll(runs, &allDone));
     if (allDone) return Status::Ok();
     if (progressed) {
-      idlePasses = 0;
+      idlePasses = 0;  // the next idle pass starts a new stretch
       polling = mayPoll;
       continue;
     }
