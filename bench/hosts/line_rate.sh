@@ -4,6 +4,9 @@
 #
 #   1. 2 hosts x 1 rank over an unshaped veth link:
 #      iperf3 single stream (and --bidir, both directions at once),
+#      the bare two-way exchange (bench/hosts/tcp_exchange.cc: one socket,
+#      one polling thread per end, no library): the most a 2-rank ring
+#      all-reduce can reach, since it moves its size both ways at once,
 #      Strata all_reduce_perf and sendrecv_perf busbw at SIZE (256 MiB),
 #      Gloo's ring all-reduce (bench/peers/gloo_allreduce_bench) at SIZE,
 #      and Strata's two again with STRATA_TLS=1 (the cost of TLS);
@@ -94,6 +97,16 @@ print(f"{bps / 8e9:.4f}")
 EOF
 }
 
+# tcp_exchange between h0 and h1 (4 GiB each way at once); prints the mean
+# of both ends' GB/s per direction.
+exchange() {
+  "$agent" h1 "$build/bench/tcp_exchange" --listen 5298 --bytes 4G >"$work/ex.1" 2>&1 &
+  local server=$!
+  "$agent" h0 "$build/bench/tcp_exchange" --connect 10.77.0.2:5298 --bytes 4G >"$work/ex.0" 2>&1
+  wait "$server" || return
+  awk '/per direction/ {s += $NF; n++} END {if (n == 2) printf "%.4f\n", s / n}' "$work/ex.0" "$work/ex.1"
+}
+
 record() {  # name value
   [ -n "$2" ] || { echo "line_rate.sh: no value for $1" >&2; return; }
   echo "$1,$rep,$2" >>"$csv"
@@ -108,7 +121,8 @@ inside_pair() {
       case "$what" in
         iperf)
           record iperf3_single "$(iperf single)"
-          record iperf3_bidir "$(iperf bidir)" ;;
+          record iperf3_bidir "$(iperf bidir)"
+          record bare_exchange "$(exchange)" ;;
         strata)
           run_ranks 2 ar "$build/bench/all_reduce_perf" -b "$size" -e "$size" -n 10 -w 2 -c 0 -J "$work/ar.json" &&
             record strata_allreduce "$(busbw_of "$work/ar.json")"
@@ -162,7 +176,7 @@ fi
 for need in iperf3 python3; do
   command -v "$need" >/dev/null 2>&1 || { echo "line_rate.sh: $need is missing" >&2; exit 2; }
 done
-for t in bench/all_reduce_perf bench/sendrecv_perf bench/peers/gloo_allreduce_bench; do
+for t in bench/all_reduce_perf bench/sendrecv_perf bench/tcp_exchange bench/peers/gloo_allreduce_bench; do
   [ -x "$build/$t" ] || { echo "line_rate.sh: $build/$t is missing (cmake --build $build --target peer_benches)" >&2; exit 2; }
 done
 work=$(mktemp -d /tmp/strata-line-rate.XXXXXX)
@@ -193,16 +207,18 @@ shaped = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[m.group(2)] /
 print(f"Load average before/after: {before} / {after}; {reps} repetitions, medians, message {size}.\n")
 print("2 hosts x 1 rank, unshaped veth")
 print()
-print("| measure | GB/s | vs iperf3 single | vs iperf3 bidir (per direction) | vs Gloo |")
-print("|---|---:|---:|---:|---:|")
+print("| measure | GB/s | vs iperf3 single | vs iperf3 bidir (per direction) | vs bare exchange | vs Gloo |")
+print("|---|---:|---:|---:|---:|---:|")
 for k, label in [("iperf3_single", "iperf3, one stream"), ("iperf3_bidir", "iperf3 --bidir, per direction"),
+                 ("bare_exchange", "bare two-way exchange, per direction"),
                  ("strata_allreduce", "Strata all-reduce busbw"), ("strata_sendrecv", "Strata sendrecv busbw"),
                  ("strata_allreduce_tls", "Strata all-reduce busbw, STRATA_TLS=1"),
                  ("strata_sendrecv_tls", "Strata sendrecv busbw, STRATA_TLS=1"),
                  ("gloo_allreduce", "Gloo all-reduce busbw")]:
     v = g(k)
     vs_gloo = f"{v / g('gloo_allreduce'):.2f}" if k.startswith("strata") else ""
-    print(f"| {label} | {v:.3f} | {v / g('iperf3_single'):.2f} | {v / g('iperf3_bidir'):.2f} | {vs_gloo} |")
+    print(f"| {label} | {v:.3f} | {v / g('iperf3_single'):.2f} | {v / g('iperf3_bidir'):.2f} | "
+          f"{v / g('bare_exchange'):.2f} | {vs_gloo} |")
 print()
 print(f"TLS cost: all-reduce with TLS / without = {g('strata_allreduce_tls') / g('strata_allreduce'):.2f}, "
       f"sendrecv {g('strata_sendrecv_tls') / g('strata_sendrecv'):.2f}")
