@@ -24,12 +24,13 @@ void ProgramBuilder::send(int to, Ref src, size_t count) {
   add(s);
 }
 
-void ProgramBuilder::recv(int from, Ref dst, size_t count) {
+void ProgramBuilder::recv(int from, Ref dst, size_t count, bool returnsOwn) {
   Step s;
   s.op = Op::kRecv;
   s.recvPeer = from;
   s.dst = dst;
   s.count = count;
+  s.returnsOwn = returnsOwn;
   add(s);
 }
 
@@ -54,13 +55,14 @@ void ProgramBuilder::recvReduceCopy(int from, Ref src, Ref dst, size_t count, bo
   add(s);
 }
 
-void ProgramBuilder::recvCopySend(int from, int to, Ref dst, size_t count) {
+void ProgramBuilder::recvCopySend(int from, int to, Ref dst, size_t count, bool returnsOwn) {
   Step s;
   s.op = Op::kRecvCopySend;
   s.recvPeer = from;
   s.sendPeer = to;
   s.dst = dst;
   s.count = count;
+  s.returnsOwn = returnsOwn;
   add(s);
 }
 

@@ -18,10 +18,11 @@ class ProgramBuilder {
   explicit ProgramBuilder(int channel) { program_.channel = channel; }
 
   void send(int to, plan::Ref src, size_t count);
-  void recv(int from, plan::Ref dst, size_t count);
+  // returnsOwn: see plan::Step::returnsOwn.
+  void recv(int from, plan::Ref dst, size_t count, bool returnsOwn = false);
   void recvReduceSend(int from, int to, plan::Ref src, size_t count);
   void recvReduceCopy(int from, plan::Ref src, plan::Ref dst, size_t count, bool finalize);
-  void recvCopySend(int from, int to, plan::Ref dst, size_t count);
+  void recvCopySend(int from, int to, plan::Ref dst, size_t count, bool returnsOwn = false);
   void recvReduceCopySend(int from, int to, plan::Ref src, plan::Ref dst, size_t count,
                           bool finalize);
   void copy(plan::Ref src, plan::Ref dst, size_t count, bool finalize);

@@ -10,7 +10,11 @@
 //   steps n..2n-3   RecvCopySend       chunk(q-k)           -> Output
 //   step 2n-2       Recv               chunk(q+1)           -> Output
 // Every Input chunk is read before the Output chunk at the same offsets is
-// written, so the plan is correct when Input and Output alias.
+// written, so the plan is correct when Input and Output alias. The
+// all-gather steps are marked returnsOwn: the finished chunk(x) reaches this
+// rank only after the rank that finishes it received, through the ring, the
+// partial sum this rank sent from chunk(x) during the reduce-scatter (an
+// in-place call may then send and receive those chunks by reference).
 #include "algorithms/builders.h"
 #include "algorithms/partition.h"
 #include "algorithms/program_builder.h"
@@ -39,10 +43,10 @@ void addRingAllReduceSlice(ProgramBuilder& b, const RankOrder& ring, int pos, Ra
   b.recvReduceCopySend(prev, next, input(c.offset), output(c.offset), c.count, true);
   for (int k = 1; k <= n - 2; ++k) {
     c = chunk(pos - k);
-    b.recvCopySend(prev, next, output(c.offset), c.count);
+    b.recvCopySend(prev, next, output(c.offset), c.count, /*returnsOwn=*/true);
   }
   c = chunk(pos + 1);
-  b.recv(prev, output(c.offset), c.count);
+  b.recv(prev, output(c.offset), c.count, /*returnsOwn=*/true);
 }
 
 }  // namespace

@@ -323,6 +323,10 @@ StatusOr<std::shared_ptr<const plan::RankPlan>> Communicator::planFor(const plan
   // worth knowing when some connection can do it.
   if (connections_->anyZeroCopyPeer()) {
     built.zeroCopy = std::make_shared<const plan::ZeroCopyMap>(plan::analyzeZeroCopy(built));
+    if (auto at = plan::inPlaceInputAt(args); at.has_value()) {
+      built.zeroCopyInPlace =
+          std::make_shared<const plan::ZeroCopyMap>(plan::analyzeZeroCopy(built, at));
+    }
   }
   auto shared = std::make_shared<const plan::RankPlan>(std::move(built));
   std::lock_guard<std::mutex> lock(mu_);

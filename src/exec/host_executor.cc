@@ -105,22 +105,35 @@ bool interfere(const TaskMemory& a, const TaskMemory& b) {
          pairs(a.outBegin, a.outEnd, true, b.outBegin, b.outEnd, true);
 }
 
-// Which tasks of `lane` may use their user buffers in place. The plan's
-// analysis (plan/zero_copy.h) covers one plan with Input and Output apart;
-// here a task gives zero copy up when its Input and Output overlap (in-place
-// calls) or when its memory overlaps what another operation of the phase
-// writes (or reads, where it writes).
-std::vector<bool> zeroCopyTasks(const Phase& phase, const Lane& lane) {
+// The plan's analysis that fits a task's buffers: the one with Input and
+// Output apart when they do not overlap, the in-place one when Input sits
+// exactly where the operation's in-place form puts it, else none.
+const plan::ZeroCopyMap* mapFor(const Task& t, const TaskMemory& m) {
+  if (!overlaps(m.inBegin, m.inEnd, m.outBegin, m.outEnd)) return t.plan->zeroCopy.get();
+  const plan::ZeroCopyMap* z = t.plan->zeroCopyInPlace.get();
+  if (z == nullptr) return nullptr;
+  const auto es = static_cast<intptr_t>(dataTypeSize(t.type));
+  const intptr_t at = reinterpret_cast<intptr_t>(m.inBegin) - reinterpret_cast<intptr_t>(m.outBegin);
+  return at == static_cast<intptr_t>(z->inputAt) * es ? z : nullptr;
+}
+
+// Which tasks of `lane` may use their user buffers in place, and with which
+// of the plan's analyses (plan/zero_copy.h): one covers Input and Output
+// apart, the other the operation's in-place form. A task gives zero copy up
+// when its buffers overlap in any other way, or when its memory overlaps
+// what another operation of the phase writes (or reads, where it writes).
+std::vector<const plan::ZeroCopyMap*> zeroCopyTasks(const Phase& phase, const Lane& lane) {
   if (std::none_of(lane.tasks.begin(), lane.tasks.end(),
                    [](const Task& t) { return t.plan != nullptr && t.plan->zeroCopy != nullptr; })) {
     return {};
   }
-  std::vector<bool> allowed(lane.tasks.size(), false);
+  std::vector<const plan::ZeroCopyMap*> allowed(lane.tasks.size(), nullptr);
   for (size_t i = 0; i < lane.tasks.size(); ++i) {
     const Task& t = lane.tasks[i];
     if (t.plan == nullptr || t.plan->zeroCopy == nullptr) continue;
     TaskMemory mine = memoryOf(t);
-    if (overlaps(mine.inBegin, mine.inEnd, mine.outBegin, mine.outEnd)) continue;
+    const plan::ZeroCopyMap* map = mapFor(t, mine);
+    if (map == nullptr) continue;
     bool alone = true;
     for (const Lane& other : phase.lanes) {
       for (const Task& u : other.tasks) {
@@ -139,7 +152,7 @@ std::vector<bool> zeroCopyTasks(const Phase& phase, const Lane& lane) {
       }
       if (!alone) break;
     }
-    allowed[i] = alone;
+    if (alone) allowed[i] = map;
   }
   return allowed;
 }
@@ -149,8 +162,9 @@ struct CommRun;
 
 class LaneRunner {
  public:
-  // zeroCopy[i]: task i of the lane may use its user buffers in place.
-  LaneRunner(CommRun* run, Lane* lane, std::vector<bool> zeroCopy)
+  // zeroCopy[i]: the analysis under which task i of the lane may use its
+  // user buffers in place, or nullptr.
+  LaneRunner(CommRun* run, Lane* lane, std::vector<const plan::ZeroCopyMap*> zeroCopy)
       : run_(run), lane_(lane), zeroCopy_(std::move(zeroCopy)) {}
 
   bool done() const { return taskIdx_ >= lane_->tasks.size(); }
@@ -177,7 +191,7 @@ class LaneRunner {
 
   CommRun* run_;
   Lane* lane_;
-  std::vector<bool> zeroCopy_;
+  std::vector<const plan::ZeroCopyMap*> zeroCopy_;
   size_t taskIdx_ = 0;
   size_t stepIdx_ = 0;
   size_t done_ = 0;  // elements of the current step already moved
@@ -293,10 +307,10 @@ char* LaneRunner::resolve(const plan::Ref& ref, const Task& t) const {
 }
 
 uint8_t LaneRunner::zeroCopyFlags() const {
-  if (taskIdx_ >= zeroCopy_.size() || !zeroCopy_[taskIdx_]) return 0;
+  if (taskIdx_ >= zeroCopy_.size() || zeroCopy_[taskIdx_] == nullptr) return 0;
   const Task& t = task();
   size_t program = static_cast<size_t>(t.program - t.plan->programs.data());
-  return t.plan->zeroCopy->at(program, stepIdx_);
+  return zeroCopy_[taskIdx_]->at(program, stepIdx_);
 }
 
 void LaneRunner::nextStep() {
@@ -353,9 +367,9 @@ Status LaneRunner::bindConnections() {
 
 Status LaneRunner::postTargets() {
   targetedTask_ = taskIdx_;
-  if (taskIdx_ >= zeroCopy_.size() || !zeroCopy_[taskIdx_]) return Status::Ok();
+  if (taskIdx_ >= zeroCopy_.size() || zeroCopy_[taskIdx_] == nullptr) return Status::Ok();
   const Task& t = task();
-  const plan::ZeroCopyMap& z = *t.plan->zeroCopy;
+  const plan::ZeroCopyMap& z = *zeroCopy_[taskIdx_];
   const size_t program = static_cast<size_t>(t.program - t.plan->programs.data());
   const size_t es = dataTypeSize(t.type);
   auto& conns = run_->comm().connections();
@@ -437,7 +451,10 @@ StatusOr<bool> LaneRunner::moveSlice() {
   char* dst = plan::opWritesDst(s.op) ? resolve(s.dst) + done_ * es : nullptr;
   const Reduction& red = t.reduction;
   const DataType type = t.type;
-  const bool stream = t.streamOutput && s.dst.buf == Buf::kOutput && dst != nullptr;
+  // Bytes sent by reference are read by the transport right away: keep them
+  // in cache rather than stream them out to memory.
+  const bool stream =
+      t.streamOutput && s.dst.buf == Buf::kOutput && dst != nullptr && !sendByReference_;
   // Runs fn(offset, count) over [0, n) in cache-sized blocks.
   auto forBlocks = [&](auto&& fn) {
     const size_t block = std::max<size_t>(1, kCacheBlockBytes / es);

@@ -106,6 +106,7 @@ std::string toString(const Step& s) {
   if (s.op == Op::kLocalReduce) appendRef(os, "src2", s.src2);
   if (opWritesDst(s.op)) appendRef(os, "dst", s.dst);
   if (s.finalize) os << " finalize";
+  if (s.returnsOwn) os << " returnsOwn";
   return os.str();
 }
 

@@ -73,6 +73,14 @@ struct Step {
   Ref dst;
   size_t count = 0;
   bool finalize = false;
+  // Set by an algorithm on a receiving step whose bytes, for every element,
+  // other ranks can only produce after they received what this program's
+  // earlier steps read from that element: the ring all-reduce's all-gather,
+  // whose finished sums come back around the ring after this rank's
+  // contribution went out. When Input and Output alias (in-place calls),
+  // such a step may write where earlier steps of its program only read, and
+  // an earlier step may send those elements by reference (plan/zero_copy.h).
+  bool returnsOwn = false;
 };
 
 struct ChannelProgram {
@@ -92,6 +100,9 @@ struct RankPlan {
   // by the communicator when some peer is reached through a transport that
   // can; null otherwise.
   std::shared_ptr<const ZeroCopyMap> zeroCopy;
+  // The same for the operation's in-place form (Input inside Output where
+  // NCCL puts it; ZeroCopyMap::inputAt), where it has one.
+  std::shared_ptr<const ZeroCopyMap> zeroCopyInPlace;
 
   size_t stepCount() const;
 };

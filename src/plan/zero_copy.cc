@@ -12,6 +12,7 @@ struct Access {
   uint32_t program = 0;
   uint32_t step = 0;
   bool write = false;
+  bool returnsOwn = false;  // the step's Step::returnsOwn
 };
 
 // The accesses of one buffer, sorted by where they begin, with the longest
@@ -67,10 +68,20 @@ const Ref* receivedRegion(const Step& s) {
 
 }  // namespace
 
-ZeroCopyMap analyzeZeroCopy(const RankPlan& plan) {
+ZeroCopyMap analyzeZeroCopy(const RankPlan& plan, std::optional<int64_t> inputAt) {
   ZeroCopyMap map;
-  AccessIndex index[2];  // Input, Output
-  auto indexOf = [](Buf b) { return b == Buf::kInput ? 0 : 1; };
+  map.aliased = inputAt.has_value();
+  map.inputAt = inputAt.value_or(0);
+  // Separate: Input in index 0 and Output in index 1, at their own offsets.
+  // Aliased: both in index 0, at Output's offsets moved by `bias` so that
+  // none is negative.
+  AccessIndex index[2];
+  const uint64_t bias = map.inputAt < 0 ? static_cast<uint64_t>(-map.inputAt) : 0;
+  auto indexOf = [&](Buf b) { return map.aliased || b == Buf::kInput ? 0 : 1; };
+  auto where = [&](const Ref& r) -> size_t {
+    if (!map.aliased) return r.offset;
+    return r.offset + bias + (r.buf == Buf::kInput ? static_cast<uint64_t>(map.inputAt) : 0);
+  };
   map.flags.resize(plan.programs.size());
   map.recvPosition.resize(plan.programs.size());
   for (size_t p = 0; p < plan.programs.size(); ++p) {
@@ -88,11 +99,11 @@ ZeroCopyMap analyzeZeroCopy(const RankPlan& plan) {
       if (s.count == 0) continue;
       auto note = [&](const Ref& r, bool write) {
         if (!inUserBuffer(r.buf)) return;
-        Access a{r.offset, r.offset + s.count, static_cast<uint32_t>(p), static_cast<uint32_t>(i),
-                 write};
+        Access a{where(r), where(r) + s.count, static_cast<uint32_t>(p), static_cast<uint32_t>(i),
+                 write, s.returnsOwn};
         index[indexOf(r.buf)].add(a);
         size_t& extent = r.buf == Buf::kInput ? map.inputExtent : map.outputExtent;
-        extent = std::max(extent, a.end);
+        extent = std::max(extent, r.offset + s.count);
         if (write && r.buf == Buf::kInput) map.writesInput = true;
       };
       if (opReadsSrc(s.op)) note(s.src, false);
@@ -110,22 +121,39 @@ ZeroCopyMap analyzeZeroCopy(const RankPlan& plan) {
       const uint32_t prog = static_cast<uint32_t>(p);
       const uint32_t step = static_cast<uint32_t>(i);
       if (const Ref* r = sentRegion(s); r != nullptr && inUserBuffer(r->buf)) {
-        bool changed = index[indexOf(r->buf)].any(r->offset, r->offset + s.count,
+        bool changed = index[indexOf(r->buf)].any(where(*r), where(*r) + s.count,
                                                   [&](const Access& a) {
-          return a.write && (a.program != prog || a.step > step);
+          return a.write && (a.program != prog || (a.step > step && !a.returnsOwn));
         });
         if (!changed) map.flags[p][i] |= kStableSend;
       }
       if (const Ref* r = receivedRegion(s); r != nullptr && inUserBuffer(r->buf)) {
-        bool touched = index[indexOf(r->buf)].any(r->offset, r->offset + s.count,
+        bool touched = index[indexOf(r->buf)].any(where(*r), where(*r) + s.count,
                                                   [&](const Access& a) {
-          return a.program != prog || a.step < step;
+          return a.program != prog || (a.step < step && (a.write || !s.returnsOwn));
         });
         if (!touched) map.flags[p][i] |= kUntouchedRecv;
       }
     }
   }
   return map;
+}
+
+std::optional<int64_t> inPlaceInputAt(const CollArgs& args) {
+  int64_t shift = 0;
+  if (args.count > static_cast<size_t>(INT64_MAX) ||
+      __builtin_mul_overflow(static_cast<int64_t>(args.rank), static_cast<int64_t>(args.count),
+                             &shift)) {
+    return std::nullopt;
+  }
+  switch (args.type) {
+    case CollType::kAllReduce:
+    case CollType::kBroadcast:
+    case CollType::kReduce: return 0;
+    case CollType::kAllGather: return shift;
+    case CollType::kReduceScatter: return -shift;
+    default: return std::nullopt;
+  }
 }
 
 }  // namespace strata::plan

@@ -14,14 +14,25 @@
 // step of the same program and no step of another program may read or write
 // an overlapping region of the same buffer.
 //
-// The analysis sees one plan with Input and Output as separate buffers.
-// Whether they alias at run time (in-place calls), and what other operations
-// of the same phase touch, is for the executor to check (it then gives up
-// zero copy for the task). Scratch is never used in place.
+// The analysis sees one plan with Input and Output either as separate
+// buffers or, for in-place calls, as one buffer with Input at a given element
+// of Output (NCCL's in-place layouts: at 0 for all-reduce, broadcast and
+// reduce, at rank * count for all-gather, at -rank * count for
+// reduce-scatter). Which of the two maps fits a call, and what other
+// operations of the same phase touch, is for the executor to check (it gives
+// up zero copy for a task that neither map fits). Scratch is never used in
+// place.
+//
+// Steps an algorithm marks Step::returnsOwn relax the rules within their
+// program: such a step may receive into elements that earlier steps only
+// read, and its writes do not unsettle earlier sends of those elements,
+// because the bytes it receives cannot exist before the bytes those steps
+// read have left this rank.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "plan/plan.h"
@@ -48,12 +59,22 @@ struct ZeroCopyMap {
   size_t inputExtent = 0;
   size_t outputExtent = 0;
   bool writesInput = false;
+  // Analysed with Input and Output as one buffer, Input's element 0 at
+  // Output's element inputAt.
+  bool aliased = false;
+  int64_t inputAt = 0;
 
   uint8_t at(size_t program, size_t step) const {
     return program < flags.size() && step < flags[program].size() ? flags[program][step] : 0;
   }
 };
 
-ZeroCopyMap analyzeZeroCopy(const RankPlan& plan);
+// inputAt: analyse Input and Output as one buffer, Input's element 0 being
+// Output's element *inputAt (negative when Input begins before Output).
+ZeroCopyMap analyzeZeroCopy(const RankPlan& plan, std::optional<int64_t> inputAt = std::nullopt);
+
+// Where NCCL's in-place form of `args` puts Input within Output, in elements;
+// nullopt for operations without one (all-to-all, gather, scatter, send, recv).
+std::optional<int64_t> inPlaceInputAt(const CollArgs& args);
 
 }  // namespace strata::plan

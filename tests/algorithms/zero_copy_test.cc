@@ -1,10 +1,13 @@
 // The zero-copy analysis (plan/zero_copy.h): hand-made plans where a later
 // or concurrent write makes a sent region unstable and an earlier or
 // concurrent access makes a received region unsafe to fill early; stream
-// positions; and the indexed analysis against a direct reading of its
-// definition over every algorithm's plans.
+// positions; Input and Output analysed as one buffer (in-place calls) and
+// the steps marked returnsOwn; and the indexed analysis against a direct
+// reading of its definition over every algorithm's plans, in and out of
+// place.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -118,14 +121,21 @@ TEST(ZeroCopyAnalysis, StreamPositionsCountWhatEachPeerSentBefore) {
   EXPECT_EQ(z.recvPosition[0][5], 18u);
 }
 
-// The definition, read directly: quadratic, for checking the index.
-plan::ZeroCopyMap naive(const plan::RankPlan& p) {
+// The definition, read directly: quadratic, for checking the index. With
+// inputAt, Input and Output are one buffer (signed element positions).
+plan::ZeroCopyMap naive(const plan::RankPlan& p, std::optional<int64_t> inputAt = std::nullopt) {
   plan::ZeroCopyMap z;
   auto user = [](Buf b) { return b == Buf::kInput || b == Buf::kOutput; };
+  // Which buffer, and where in it, a region lies.
+  auto space = [&](Buf b) { return inputAt.has_value() ? Buf::kOutput : b; };
+  auto at = [&](const Ref& r) {
+    int64_t off = static_cast<int64_t>(r.offset);
+    return inputAt.has_value() && r.buf == Buf::kInput ? off + *inputAt : off;
+  };
   struct Use {
     size_t prog, step;
     Buf buf;
-    size_t b, e;
+    int64_t b, e;
     bool write;
   };
   std::vector<Use> uses;
@@ -134,9 +144,13 @@ plan::ZeroCopyMap naive(const plan::RankPlan& p) {
     for (size_t j = 0; j < steps.size(); ++j) {
       const Step& s = steps[j];
       if (s.count == 0) continue;
-      if (plan::opReadsSrc(s.op)) uses.push_back({q, j, s.src.buf, s.src.offset, s.src.offset + s.count, false});
-      if (s.op == Op::kLocalReduce) uses.push_back({q, j, s.src2.buf, s.src2.offset, s.src2.offset + s.count, false});
-      if (plan::opWritesDst(s.op)) uses.push_back({q, j, s.dst.buf, s.dst.offset, s.dst.offset + s.count, true});
+      auto use = [&](const Ref& r, bool write) {
+        const int64_t n = static_cast<int64_t>(s.count);
+        uses.push_back({q, j, space(r.buf), at(r), at(r) + n, write});
+      };
+      if (plan::opReadsSrc(s.op) && user(s.src.buf)) use(s.src, false);
+      if (s.op == Op::kLocalReduce && user(s.src2.buf)) use(s.src2, false);
+      if (plan::opWritesDst(s.op) && user(s.dst.buf)) use(s.dst, true);
     }
   }
   z.flags.resize(p.programs.size());
@@ -151,17 +165,23 @@ plan::ZeroCopyMap naive(const plan::RankPlan& p) {
                                                                                            : nullptr;
       const Ref* recv = (s.op == Op::kRecv || s.op == Op::kRecvCopySend) ? &s.dst : nullptr;
       auto any = [&](const Ref* r, auto pred) {
+        const int64_t b = at(*r), e = b + static_cast<int64_t>(s.count);
         for (const Use& u : uses) {
-          if (u.buf == r->buf && u.b < r->offset + s.count && r->offset < u.e && pred(u)) return true;
+          if (u.buf == space(r->buf) && u.b < e && b < u.e && pred(u)) return true;
         }
         return false;
       };
-      if (sent != nullptr && user(sent->buf) &&
-          !any(sent, [&](const Use& u) { return u.write && (u.prog != q || u.step > j); })) {
+      // A later write of the same program by a returnsOwn step comes after
+      // every earlier read of its elements left the rank; an earlier read
+      // of the same program does not stop a returnsOwn step's receive.
+      if (sent != nullptr && user(sent->buf) && !any(sent, [&](const Use& u) {
+            return u.write && (u.prog != q || (u.step > j && !steps[u.step].returnsOwn));
+          })) {
         z.flags[q][j] |= plan::kStableSend;
       }
-      if (recv != nullptr && user(recv->buf) &&
-          !any(recv, [&](const Use& u) { return u.prog != q || u.step < j; })) {
+      if (recv != nullptr && user(recv->buf) && !any(recv, [&](const Use& u) {
+            return u.prog != q || (u.step < j && (u.write || !s.returnsOwn));
+          })) {
         z.flags[q][j] |= plan::kUntouchedRecv;
       }
     }
@@ -170,7 +190,7 @@ plan::ZeroCopyMap naive(const plan::RankPlan& p) {
 }
 
 TEST(ZeroCopyAnalysis, MatchesTheDefinitionOnEveryAlgorithm) {
-  size_t plans = 0, flagged = 0;
+  size_t plans = 0, flagged = 0, inPlacePlans = 0, inPlaceFlagged = 0;
   for (CollType type : {CollType::kAllReduce, CollType::kReduceScatter, CollType::kAllGather,
                         CollType::kBroadcast, CollType::kReduce, CollType::kAllToAll,
                         CollType::kGather, CollType::kScatter, CollType::kSend, CollType::kRecv}) {
@@ -201,6 +221,21 @@ TEST(ZeroCopyAnalysis, MatchesTheDefinitionOnEveryAlgorithm) {
             for (const auto& prog : got.flags) {
               for (uint8_t f : prog) flagged += f != 0;
             }
+            if (auto at = plan::inPlaceInputAt(args); at.has_value()) {
+              plan::ZeroCopyMap aliased = plan::analyzeZeroCopy(p, at);
+              ASSERT_EQ(aliased.flags, naive(p, at).flags)
+                  << "in place: " << algo << " " << plan::collName(type) << " n=" << n
+                  << " rank=" << rank << " count=" << count << "\n"
+                  << plan::toString(p);
+              EXPECT_TRUE(aliased.aliased);
+              EXPECT_EQ(aliased.inputAt, *at);
+              EXPECT_EQ(aliased.inputExtent, got.inputExtent);
+              EXPECT_EQ(aliased.outputExtent, got.outputExtent);
+              ++inPlacePlans;
+              for (const auto& prog : aliased.flags) {
+                for (uint8_t f : prog) inPlaceFlagged += f != 0;
+              }
+            }
           }
         }
       }
@@ -208,6 +243,8 @@ TEST(ZeroCopyAnalysis, MatchesTheDefinitionOnEveryAlgorithm) {
   }
   EXPECT_GT(plans, 300u);
   EXPECT_GT(flagged, 1000u);
+  EXPECT_GT(inPlacePlans, 200u);
+  EXPECT_GT(inPlaceFlagged, 500u);
 }
 
 // Random plans with heavily overlapping regions of every length: the
@@ -235,6 +272,7 @@ TEST(ZeroCopyAnalysis, MatchesTheDefinitionOnRandomOverlaps) {
         s.dst = Ref{bufs[next(3)], next(100)};
         s.recvPeer = plan::opRecvs(s.op) ? static_cast<int>(next(3)) : -1;
         s.sendPeer = plan::opSends(s.op) ? static_cast<int>(next(3)) : -1;
+        s.returnsOwn = plan::opRecvs(s.op) && next(3) == 0;
         prog.push_back(s);
       }
     }
@@ -244,6 +282,11 @@ TEST(ZeroCopyAnalysis, MatchesTheDefinitionOnRandomOverlaps) {
     for (const auto& prog : got.flags) {
       for (uint8_t f : prog) (f != 0 ? flagged : unflagged) += 1;
     }
+    // Input anywhere from before Output's start to past its end.
+    const int64_t at = static_cast<int64_t>(next(160)) - 60;
+    plan::ZeroCopyMap aliased = plan::analyzeZeroCopy(p, at);
+    ASSERT_EQ(aliased.flags, naive(p, at).flags)
+        << "trial " << trial << " Input at Output+" << at << "\n" << plan::toString(p);
   }
   EXPECT_GT(flagged, 1000u);
   EXPECT_GT(unflagged, 1000u);
@@ -273,6 +316,118 @@ TEST(ZeroCopyAnalysis, RingAllReduceSendsAndReceivesInPlace) {
       if (op == Op::kRecv) {
         EXPECT_TRUE(z.at(q, j) & plan::kUntouchedRecv) << "program " << q << " step " << j;
       }
+    }
+  }
+}
+
+// Input and Output as one buffer: regions of the two meet where Input lies
+// within Output; a step marked returnsOwn may receive where earlier steps of
+// its program only read (not where they wrote), and its writes leave earlier
+// sends of its program stable (not those of other programs).
+TEST(ZeroCopyAnalysis, AliasedBuffersAndReturnsOwn) {
+  Step back = step(Op::kRecv, kNone, out(10), 10, 1);
+  back.returnsOwn = true;
+  Step plain = back;
+  plain.returnsOwn = false;
+  // Input at Output+10: in(0) is out(10).
+  auto p = planOf({{step(Op::kSend, in(0), kNone, 10, -1, 1), back}});
+  auto apart = plan::analyzeZeroCopy(p);
+  EXPECT_TRUE(apart.at(0, 0) & plan::kStableSend);
+  EXPECT_TRUE(apart.at(0, 1) & plan::kUntouchedRecv);
+  auto z = plan::analyzeZeroCopy(p, 10);
+  EXPECT_TRUE(z.aliased);
+  EXPECT_TRUE(z.at(0, 0) & plan::kStableSend) << "rewritten only by a returnsOwn step";
+  EXPECT_TRUE(z.at(0, 1) & plan::kUntouchedRecv) << "only read before";
+  // Unmarked, the same steps conflict once the buffers alias.
+  auto q = planOf({{step(Op::kSend, in(0), kNone, 10, -1, 1), plain}});
+  z = plan::analyzeZeroCopy(q, 10);
+  EXPECT_FALSE(z.at(0, 0) & plan::kStableSend);
+  EXPECT_FALSE(z.at(0, 1) & plan::kUntouchedRecv);
+  // Input elsewhere: no overlap, no conflict.
+  z = plan::analyzeZeroCopy(q, 20);
+  EXPECT_TRUE(z.at(0, 0) & plan::kStableSend);
+  EXPECT_TRUE(z.at(0, 1) & plan::kUntouchedRecv);
+  // Input before Output (negative position): in(15) is out(5).
+  auto neg = planOf({{step(Op::kSend, in(15), kNone, 10, -1, 1), plain}});
+  z = plan::analyzeZeroCopy(neg, -10);
+  EXPECT_FALSE(z.at(0, 0) & plan::kStableSend);
+  EXPECT_FALSE(z.at(0, 1) & plan::kUntouchedRecv);
+  // An earlier write is never excused, nor is another program's access.
+  auto w = planOf({{step(Op::kCopy, in(50), in(0), 10), back}});
+  z = plan::analyzeZeroCopy(w, 10);
+  EXPECT_FALSE(z.at(0, 1) & plan::kUntouchedRecv);
+  auto other = planOf({{back}, {step(Op::kSend, in(0), kNone, 10, -1, 3)}});
+  z = plan::analyzeZeroCopy(other, 10);
+  EXPECT_FALSE(z.at(0, 0) & plan::kUntouchedRecv);
+  EXPECT_FALSE(z.at(1, 0) & plan::kStableSend);
+}
+
+TEST(ZeroCopyAnalysis, InPlaceLayoutsFollowNccl) {
+  plan::CollArgs a;
+  a.count = 100;
+  a.rank = 3;
+  a.nranks = 4;
+  a.type = CollType::kAllReduce;
+  EXPECT_EQ(plan::inPlaceInputAt(a), std::optional<int64_t>(0));
+  a.type = CollType::kBroadcast;
+  EXPECT_EQ(plan::inPlaceInputAt(a), std::optional<int64_t>(0));
+  a.type = CollType::kReduce;
+  EXPECT_EQ(plan::inPlaceInputAt(a), std::optional<int64_t>(0));
+  a.type = CollType::kAllGather;  // sendbuff = recvbuff + rank * sendcount
+  EXPECT_EQ(plan::inPlaceInputAt(a), std::optional<int64_t>(300));
+  a.type = CollType::kReduceScatter;  // recvbuff = sendbuff + rank * recvcount
+  EXPECT_EQ(plan::inPlaceInputAt(a), std::optional<int64_t>(-300));
+  for (CollType t : {CollType::kAllToAll, CollType::kGather, CollType::kScatter, CollType::kSend,
+                     CollType::kRecv}) {
+    a.type = t;
+    EXPECT_FALSE(plan::inPlaceInputAt(a).has_value()) << plan::collName(t);
+  }
+  a.type = CollType::kAllGather;
+  a.count = SIZE_MAX / 2;
+  EXPECT_FALSE(plan::inPlaceInputAt(a).has_value()) << "rank * count overflows";
+}
+
+// The ring all-reduce in place, on every rank of 2 to 5: what it sends goes
+// by reference and what it receives in the all-gather lands in the buffer,
+// thanks to returnsOwn; without the marks the in-place call would copy.
+TEST(ZeroCopyAnalysis, InPlaceRingAllReduceRelyOnReturnsOwn) {
+  for (int n = 2; n <= 5; ++n) {
+    for (int rank = 0; rank < n; ++rank) {
+      plan::CollArgs args;
+      args.type = CollType::kAllReduce;
+      args.count = 1000;
+      args.rank = rank;
+      args.nranks = n;
+      plan::PlanOptions options;
+      options.nchannels = 2;
+      options.maxStepElems = 60;
+      auto built = algorithms::buildPlan(args, options, "ring");
+      ASSERT_TRUE(built.ok());
+      plan::RankPlan p = built.value();
+      auto z = plan::analyzeZeroCopy(p, plan::inPlaceInputAt(args));
+      size_t marked = 0;
+      for (size_t q = 0; q < p.programs.size(); ++q) {
+        for (size_t j = 0; j < p.programs[q].steps.size(); ++j) {
+          const Step& s = p.programs[q].steps[j];
+          marked += s.returnsOwn;
+          if (s.op == Op::kSend || s.op == Op::kRecvReduceCopySend || s.op == Op::kRecvCopySend) {
+            EXPECT_TRUE(z.at(q, j) & plan::kStableSend) << "n=" << n << " rank " << rank << " program " << q << " step " << j;
+          }
+          if (s.op == Op::kRecv || s.op == Op::kRecvCopySend) {
+            EXPECT_TRUE(s.returnsOwn);
+            EXPECT_TRUE(z.at(q, j) & plan::kUntouchedRecv) << "n=" << n << " rank " << rank << " program " << q << " step " << j;
+          }
+        }
+      }
+      EXPECT_GT(marked, 0u);
+      for (auto& prog : p.programs) {
+        for (auto& s : prog.steps) s.returnsOwn = false;
+      }
+      z = plan::analyzeZeroCopy(p, plan::inPlaceInputAt(args));
+      ASSERT_FALSE(z.at(0, 0) & plan::kStableSend) << "n=" << n << ": the first send is rewritten later";
+      const size_t last = p.programs[0].steps.size() - 1;
+      ASSERT_EQ(p.programs[0].steps[last].op, Op::kRecv);
+      EXPECT_FALSE(z.at(0, last) & plan::kUntouchedRecv) << "n=" << n << ": read before";
     }
   }
 }

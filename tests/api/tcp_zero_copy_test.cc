@@ -1,7 +1,9 @@
 // Collectives and send/recv over tcp, where the executor sends straight
 // from the user's buffers and lets the proxy receive straight into them:
-// results against a reference for every collective, in place (where the
-// executor must give zero copy up) and out of place, with reductions that
+// results against a reference for every collective, in place (the ring
+// all-reduce's all-gather writing where its reduce-scatter sent from, the
+// in-place all-gather and reduce-scatter with Input inside Output) and out
+// of place, with reductions that
 // do and do not allow it; a send returns only once its bytes are out of the
 // user's memory; a later collective of the same group may overwrite an
 // earlier one's input; a failed send leaves no transport reading the
