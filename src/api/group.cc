@@ -25,15 +25,24 @@ struct GroupState {
 struct Scratch {
   std::vector<PendingOp> one;          // a call outside a group
   std::vector<exec::RankWork> work;    // what the executor runs
+  exec::RunCache runs;                 // the executor's own bookkeeping
 };
 
 // One thread-local object: each thread_local of a shared library costs a
-// lookup per access.
+// lookup (__tls_get_addr) per access. Functions handed parts of it are
+// marked noipa: otherwise the compiler, seeing that every caller passes the
+// same thread-local, propagates it into them and looks it up again after
+// every call they make.
 struct ThreadState {
   GroupState group;
   Scratch scratch;
 };
 thread_local ThreadState threadState;
+
+// The calling thread's state: entry points look it up once through this
+// and use the reference (opaque to the compiler, so it is not looked up
+// again after every call they make).
+[[gnu::noipa]] ThreadState& state() { return threadState; }
 
 Status runInit(PendingInit& init) {
   auto comm = Communicator::create(init.id, init.nranks, init.rank, init.options);
@@ -110,8 +119,9 @@ size_t outputBytes(const PendingOp& op, const plan::RankPlan& p, int nranks) {
 // nothing here for small operations). `verified`: every op's comm field was
 // resolved just now (a call outside a group); otherwise handles are looked
 // up again.
-Status buildWork(std::vector<PendingOp>& ops, bool verified, std::vector<exec::RankWork>& work,
-                 std::vector<std::unique_ptr<char[]>>& temporaries) {
+[[gnu::noipa]] Status buildWork(std::vector<PendingOp>& ops, bool verified,
+                                std::vector<exec::RankWork>& work,
+                                std::vector<std::unique_ptr<char[]>>& temporaries) {
   // Communicators in order of first appearance.
   size_t ncomms = 0;
   for (auto& op : ops) {
@@ -202,9 +212,10 @@ Status enqueueDeviceOps(std::vector<PendingOp>& ops) {
   return Status::Ok();
 }
 
-// `work`: the calling thread's Scratch::work (the executor is not
-// re-entered from a call it runs).
-Status runOps(std::vector<PendingOp>& ops, bool verified, std::vector<exec::RankWork>& work) {
+// `scratch`: the calling thread's (the executor is not re-entered from a
+// call it runs).
+[[gnu::noipa]] Status runOps(std::vector<PendingOp>& ops, bool verified, Scratch& scratch) {
+  std::vector<exec::RankWork>& work = scratch.work;
   STRATA_RETURN_IF_ERROR(enqueueDeviceOps(ops));
   if (ops.empty()) return Status::Ok();
   std::vector<std::unique_ptr<char[]>> temporaries;
@@ -219,40 +230,42 @@ Status runOps(std::vector<PendingOp>& ops, bool verified, std::vector<exec::Rank
     if (w.comm->aborted()) return Aborted("communicator rank ", w.comm->rank(), " was aborted");
   }
   for (auto& w : work) w.comm->enterOperation();
-  Status s = exec::runHostWork(work);
+  Status s = exec::runHostWork(work, scratch.runs);
   for (auto& w : work) w.comm->leaveOperation();
   return s;
 }
 
 }  // namespace
 
-bool inGroup() { return threadState.group.depth > 0; }
+bool inGroup() { return state().group.depth > 0; }
 
 Status groupStart() {
-  ++threadState.group.depth;
+  ++state().group.depth;
   return Status::Ok();
 }
 
 void recordGroupError(const Status& s) {
-  if (threadState.group.depth > 0 && threadState.group.error.ok()) threadState.group.error = s;
+  GroupState& g = state().group;
+  if (g.depth > 0 && g.error.ok()) g.error = s;
 }
 
 Status groupEnd() {
-  if (threadState.group.depth == 0) return InvalidUsage("ncclGroupEnd: not inside a group (no matching ncclGroupStart)");
-  if (--threadState.group.depth > 0) return Status::Ok();
-  std::vector<PendingOp> ops = std::move(threadState.group.ops);
-  std::vector<PendingInit> inits = std::move(threadState.group.inits);
-  Status error = threadState.group.error;
-  threadState.group = GroupState();
+  ThreadState& ts = state();
+  if (ts.group.depth == 0) return InvalidUsage("ncclGroupEnd: not inside a group (no matching ncclGroupStart)");
+  if (--ts.group.depth > 0) return Status::Ok();
+  std::vector<PendingOp> ops = std::move(ts.group.ops);
+  std::vector<PendingInit> inits = std::move(ts.group.inits);
+  Status error = ts.group.error;
+  ts.group = GroupState();
   if (!error.ok()) {
     return error.withContext("ncclGroupEnd: an operation in the group was invalid; nothing ran");
   }
   STRATA_RETURN_IF_ERROR(runInits(inits));
-  return runOps(ops, false, threadState.scratch.work);
+  return runOps(ops, false, ts.scratch);
 }
 
 Status submit(PendingOp op) {
-  ThreadState& ts = threadState;
+  ThreadState& ts = state();
   if (ts.group.depth > 0) {
     ts.group.ops.push_back(std::move(op));
     return Status::Ok();
@@ -261,14 +274,15 @@ Status submit(PendingOp op) {
   std::vector<PendingOp>& one = ts.scratch.one;
   one.clear();
   one.push_back(std::move(op));
-  Status s = runOps(one, true, ts.scratch.work);
+  Status s = runOps(one, true, ts.scratch);
   one.clear();
   return s;
 }
 
 Status submitInit(PendingInit init) {
-  if (threadState.group.depth > 0) {
-    threadState.group.inits.push_back(std::move(init));
+  GroupState& g = state().group;
+  if (g.depth > 0) {
+    g.inits.push_back(std::move(init));
     return Status::Ok();
   }
   return runInit(init);

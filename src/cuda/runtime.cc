@@ -1,7 +1,5 @@
 #include "cuda/runtime.h"
 
-#include <mutex>
-
 #include "core/config.h"
 #include "core/log.h"
 
@@ -17,25 +15,29 @@ struct Probe {
   std::string why;  // reason for 0 devices
 };
 
-const Probe& probe() {
-  static Probe p;
-  static std::once_flag once;
-  std::call_once(once, [] {
+Probe makeProbe() {
+  Probe p;
 #if STRATA_HAVE_CUDA
-    int n = 0;
-    cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess) {
-      p.devices = 0;
-      p.why = strCat("no usable CUDA driver or GPU (cudaGetDeviceCount: ", cudaErrorText(e), ")");
-      cudaGetLastError();  // the error is expected here; do not leave it sticky
-    } else {
-      p.devices = n;
-      if (n == 0) p.why = "no CUDA device is present";
-    }
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    p.devices = 0;
+    p.why = strCat("no usable CUDA driver or GPU (cudaGetDeviceCount: ", cudaErrorText(e), ")");
+    cudaGetLastError();  // the error is expected here; do not leave it sticky
+  } else {
+    p.devices = n;
+    if (n == 0) p.why = "no CUDA device is present";
+  }
 #else
-    p.why = "this build has no CUDA support (configured with STRATA_WITH_CUDA=OFF or no toolkit)";
+  p.why = "this build has no CUDA support (configured with STRATA_WITH_CUDA=OFF or no toolkit)";
 #endif
-  });
+  return p;
+}
+
+// Probed once; every call classifies its buffers, so after the first the
+// answer costs one guard check.
+const Probe& probe() {
+  static const Probe p = makeProbe();
   return p;
 }
 

@@ -749,10 +749,17 @@ Status runLoop(std::vector<CommRun>& runs) {
 
 }  // namespace
 
-Status runHostWork(std::vector<RankWork>& work) {
-  // Kept per thread between calls, so that a call's bookkeeping (lanes,
-  // scratch, receive offsets) reuses the memory of the previous one.
-  static thread_local std::vector<CommRun> cached;
+struct RunCache::Runs {
+  std::vector<CommRun> runs;
+};
+
+RunCache::RunCache() : runs_(std::make_unique<Runs>()) {}
+RunCache::~RunCache() = default;
+
+Status runHostWork(std::vector<RankWork>& work, RunCache& cache) {
+  // Taken out of the cache for the run (a call made from inside this one
+  // would find it empty, not in use) and put back after it.
+  std::vector<CommRun>& cached = cache.runs_->runs;
   std::vector<CommRun> runs = std::move(cached);
   runs.resize(work.size());
   for (size_t i = 0; i < work.size(); ++i) {
@@ -761,11 +768,12 @@ Status runHostWork(std::vector<RankWork>& work) {
   }
   struct Keep {
     std::vector<CommRun>& runs;
+    std::vector<CommRun>& cached;
     ~Keep() {
       for (auto& run : runs) run.reset(nullptr);
       cached = std::move(runs);
     }
-  } keep{runs};
+  } keep{runs, cached};
   Status status = runLoop(runs);
   if (!status.ok()) {
     // Transports may still read or write user memory for the phase that

@@ -5,6 +5,7 @@
 // when nothing can progress it spins briefly, then sleeps on the doorbells.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "core/status.h"
@@ -12,9 +13,25 @@
 
 namespace strata::exec {
 
+// The memory of a run's bookkeeping (lanes, scratch, receive offsets, the
+// low-latency runner), kept by the calling thread from one call to the
+// next so that small calls allocate nothing. Not shared between threads.
+class RunCache {
+ public:
+  RunCache();
+  ~RunCache();
+  RunCache(const RunCache&) = delete;
+  RunCache& operator=(const RunCache&) = delete;
+  struct Runs;  // host_executor.cc
+
+ private:
+  friend Status runHostWork(std::vector<RankWork>& work, RunCache& cache);
+  std::unique_ptr<Runs> runs_;
+};
+
 // Runs all the work to completion, or until an error, a timeout (no progress
 // for the communicator's timeout) or an abort. On error every communicator
 // involved records it as its asynchronous error.
-Status runHostWork(std::vector<RankWork>& work);
+Status runHostWork(std::vector<RankWork>& work, RunCache& cache);
 
 }  // namespace strata::exec

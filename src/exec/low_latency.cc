@@ -36,6 +36,7 @@ struct LowLatencyRunner::State {
   size_t bytes = 0;
   uint32_t header = 0;
   bool sent = false;
+  bool rung = false;  // the peers' doorbells were rung for this call's messages
   bool reduced = false;
   uint32_t received = 0;  // bit p: rank p's contribution has arrived (n <= 32)
   uint32_t expected = 0;
@@ -48,7 +49,20 @@ struct LowLatencyRunner::State {
       std::memcpy(dataOf(half), task.buffers.input, bytes);
       // Release: a reader that sees this header sees the data before it.
       headerOf(half).store(headerWord(seq, header), std::memory_order_release);
-      transport::ring(links->send[p].peerBell);
+    }
+  }
+
+  // Wakes peers that sleep waiting for the messages sendAll published. Not
+  // done right after publishing: a ring's fence waits until the header's
+  // store reaches the peer's cache, and a peer that sleeps has published
+  // its own message first, so this rank can take it and reduce meanwhile.
+  // Rung once per call: as soon as this rank finds a peer's message
+  // missing (it waits anyway), else when it has reduced, before the call
+  // returns.
+  void ringAll() {
+    rung = true;
+    for (int p = 0; p < nranks; ++p) {
+      if (p != rank) transport::ring(links->send[p].peerBell);
     }
   }
 
@@ -111,6 +125,7 @@ void LowLatencyRunner::start(Communicator* comm, const LowLatencyTask& task) {
   s.expected = (s.nranks >= 32 ? ~0u : (1u << s.nranks) - 1) & ~(1u << s.rank);
   s.reduced = false;
   s.sent = false;
+  s.rung = false;
   s.received = 0;
   s.own = nullptr;
 }
@@ -132,16 +147,25 @@ StatusOr<bool> LowLatencyRunner::advance() {
   }
   for (int p = 0; p < s.nranks && s.received != s.expected; ++p) {
     if (p == s.rank || (s.received & (1u << p))) continue;
-    STRATA_ASSIGN_OR_RETURN(bool here, s.arrived(p));
-    if (!here) continue;
+    StatusOr<bool> here = s.arrived(p);
+    if (!here.ok()) {
+      if (!s.rung) s.ringAll();  // peers see the mismatch too, awake
+      return here.status();
+    }
+    if (!here.value()) continue;
     s.links->recvSeq[p] = nextSeq(s.links->recvSeq[p]);
     s.received |= 1u << p;
     progressed = true;
   }
-  if (s.received != s.expected) return progressed;
-  STRATA_RETURN_IF_ERROR(reduceInRankOrder(s.task.type, s.task.reduction, s.task.buffers.output,
-                                           s.task.count, s.nranks,
-                                           [&](int k) -> StatusOr<const void*> { return s.contribution(k); }));
+  if (s.received != s.expected) {
+    if (!s.rung) s.ringAll();
+    return progressed;
+  }
+  Status reducedOk = reduceInRankOrder(s.task.type, s.task.reduction, s.task.buffers.output,
+                                       s.task.count, s.nranks,
+                                       [&](int k) -> StatusOr<const void*> { return s.contribution(k); });
+  if (!s.rung) s.ringAll();
+  STRATA_RETURN_IF_ERROR(reducedOk);
   s.reduced = true;
   return true;
 }
