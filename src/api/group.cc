@@ -264,7 +264,7 @@ Status groupEnd() {
   return runOps(ops, false, ts.scratch);
 }
 
-Status submit(PendingOp op) {
+Status submit(PendingOp&& op) {
   ThreadState& ts = state();
   if (ts.group.depth > 0) {
     ts.group.ops.push_back(std::move(op));

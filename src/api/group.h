@@ -41,7 +41,7 @@ Status groupStart();
 Status groupEnd();
 bool inGroup();
 // Queues the operation, or runs it now when no group is open.
-Status submit(PendingOp op);
+Status submit(PendingOp&& op);
 // Queues a communicator creation, or runs it now when no group is open.
 Status submitInit(PendingInit init);
 // Records an argument error of an operation inside the group: ncclGroupEnd
