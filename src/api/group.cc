@@ -1,5 +1,7 @@
 #include "api/group.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <map>
 #include <thread>
@@ -37,12 +39,34 @@ struct ThreadState {
   GroupState group;
   Scratch scratch;
 };
-thread_local ThreadState threadState;
+// A plain pointer: a thread_local object with a constructor would cost an
+// initialisation check (a second lookup) on every access. The object is
+// made on the thread's first call and freed by a pthread key's destructor
+// when the thread exits.
+thread_local ThreadState* threadState = nullptr;
+pthread_key_t stateKey;
+pthread_once_t stateKeyOnce = PTHREAD_ONCE_INIT;
+
+void freeState(void* p) {
+  threadState = nullptr;
+  delete static_cast<ThreadState*>(p);
+}
+
+[[gnu::noinline]] ThreadState& createState() {
+  pthread_once(&stateKeyOnce, [] { pthread_key_create(&stateKey, freeState); });
+  auto* ts = new ThreadState();
+  pthread_setspecific(stateKey, ts);
+  threadState = ts;
+  return *ts;
+}
 
 // The calling thread's state: entry points look it up once through this
 // and use the reference (opaque to the compiler, so it is not looked up
 // again after every call they make).
-[[gnu::noipa]] ThreadState& state() { return threadState; }
+[[gnu::noipa]] ThreadState& state() {
+  ThreadState* ts = threadState;
+  return ts != nullptr ? *ts : createState();
+}
 
 Status runInit(PendingInit& init) {
   auto comm = Communicator::create(init.id, init.nranks, init.rank, init.options);

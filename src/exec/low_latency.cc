@@ -30,7 +30,7 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free, "the header is one ato
 struct LowLatencyRunner::State {
   Communicator* comm = nullptr;
   LowLatencyLinks* links = nullptr;  // the communicator's, fetched on the first advance()
-  LowLatencyTask task;
+  const LowLatencyTask* task = nullptr;  // the phase's, alive for the call
   int rank = 0;
   int nranks = 0;
   size_t bytes = 0;
@@ -46,7 +46,7 @@ struct LowLatencyRunner::State {
       if (p == rank) continue;
       uint32_t seq = links->sendSeq[p] = nextSeq(links->sendSeq[p]);
       char* half = links->send[p].base + (seq & 1) * kLowLatencyHalfBytes;
-      std::memcpy(dataOf(half), task.buffers.input, bytes);
+      std::memcpy(dataOf(half), task->buffers.input, bytes);
       // Release: a reader that sees this header sees the data before it.
       headerOf(half).store(headerWord(seq, header), std::memory_order_release);
     }
@@ -75,7 +75,7 @@ struct LowLatencyRunner::State {
     uint32_t theirs = static_cast<uint32_t>(h);
     if (theirs != header) {
       return InvalidUsage("rank ", rank, " runs an all-reduce of ", bytes, " bytes of ",
-                          dataTypeName(task.type), " but rank ", p, " sent ",
+                          dataTypeName(task->type), " but rank ", p, " sent ",
                           (theirs & 0xff000000u) == kHeaderTag
                               ? strCat(theirs & 0xffffu, " bytes of type ", (theirs >> 16) & 0xffu)
                               : std::string("a message of another protocol"),
@@ -91,8 +91,8 @@ struct LowLatencyRunner::State {
   // Per runner, not per thread: one thread may drive several ranks (a group).
   alignas(64) char ownCopy[kLowLatencyMaxBytes];
   void keepOwn() {
-    const char* in = static_cast<const char*>(task.buffers.input);
-    const char* out = static_cast<const char*>(task.buffers.output);
+    const char* in = static_cast<const char*>(task->buffers.input);
+    const char* out = static_cast<const char*>(task->buffers.output);
     own = in;
     if (rank > 0 && in < out + bytes && out < in + bytes) {
       std::memcpy(ownCopy, in, bytes);
@@ -116,7 +116,7 @@ void LowLatencyRunner::start(Communicator* comm, const LowLatencyTask& task) {
   State& s = *s_;
   s.comm = comm;
   s.links = nullptr;  // looked up per call: the communicator may be another one
-  s.task = task;
+  s.task = &task;
   s.rank = comm->rank();
   s.nranks = comm->nranks();
   s.bytes = task.count * dataTypeSize(task.type);
@@ -161,8 +161,8 @@ StatusOr<bool> LowLatencyRunner::advance() {
     if (!s.rung) s.ringAll();
     return progressed;
   }
-  Status reducedOk = reduceInRankOrder(s.task.type, s.task.reduction, s.task.buffers.output,
-                                       s.task.count, s.nranks,
+  Status reducedOk = reduceInRankOrder(s.task->type, s.task->reduction, s.task->buffers.output,
+                                       s.task->count, s.nranks,
                                        [&](int k) -> StatusOr<const void*> { return s.contribution(k); });
   if (!s.rung) s.ringAll();
   STRATA_RETURN_IF_ERROR(reducedOk);

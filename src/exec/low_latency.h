@@ -28,7 +28,8 @@ namespace strata::exec {
 class LowLatencyRunner final : public PhaseRunner {
  public:
   // One runner serves call after call (the executor keeps it per thread):
-  // start() sets it up for the next one without allocating.
+  // start() sets it up for the next one without allocating. The task must
+  // outlive the call (it is the phase's).
   LowLatencyRunner();
   ~LowLatencyRunner() override;
   void start(Communicator* comm, const LowLatencyTask& task);
