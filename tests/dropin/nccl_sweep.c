@@ -12,6 +12,7 @@
  * every root, counts 0, 1, 7, 1000 and one over 16 MiB, in place and out of
  * place, point to point in groups. Exits 0 only if every element is right.
  * An alarm fails the run if anything hangs. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -421,8 +422,8 @@ int main(int argc, char** argv) {
   }
 
   ncclUniqueId id;
-  NCCLCHECK(ncclGetUniqueId(&id));
   if (strcmp(mode, "threads") == 0) {
+    NCCLCHECK(ncclGetUniqueId(&id));
     pthread_t th[MAX_RANKS];
     thread_arg_t args[MAX_RANKS];
     for (int r = 0; r < n; ++r) {
@@ -441,18 +442,44 @@ int main(int argc, char** argv) {
     return failed;
   }
 
-  /* procs: fork after making the id; the parent hosts the bootstrap root. */
+  /* procs: fork first, while this process has no other thread (a fork
+   * while one runs can copy a lock it holds, such as the allocator's under
+   * AddressSanitizer, into the child, locked for good); then make the id,
+   * whose bootstrap root this process hosts, and hand each child a copy
+   * through a pipe (writes of an id are atomic: it is below PIPE_BUF). */
+  int go[2];
+  if (pipe(go) != 0) {
+    perror("pipe");
+    return 1;
+  }
   pid_t pids[MAX_RANKS];
   for (int r = 0; r < n; ++r) {
     pids[r] = fork();
     if (pids[r] == 0) {
       alarm(g_timeout);
-      thread_arg_t a = {id, n, r, quick, 1};
+      close(go[1]);
+      ncclUniqueId mine;
+      ssize_t got;
+      do {
+        got = read(go[0], &mine, sizeof mine);
+      } while (got < 0 && errno == EINTR);
+      close(go[0]);
+      if (got != (ssize_t)sizeof mine) _exit(3);
+      thread_arg_t a = {mine, n, r, quick, 1};
       rank_thread(&a);
       fflush(stdout);
       _exit(a.result);
     }
   }
+  close(go[0]);
+  if (ncclGetUniqueId(&id) != ncclSuccess) {
+    fprintf(stderr, "ncclGetUniqueId failed: %s\n", ncclGetLastError(NULL));
+  } else {
+    for (int r = 0; r < n; ++r) {
+      if (write(go[1], &id, sizeof id) != (ssize_t)sizeof id) perror("write");
+    }
+  }
+  close(go[1]); /* children still waiting read end-of-file and fail */
   int failed = 0;
   for (int r = 0; r < n; ++r) {
     int status = 0;
