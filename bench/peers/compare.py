@@ -19,7 +19,10 @@ into --out.
   python3 bench/peers/compare.py -e 16M -n 10 --reps 2 # a quick look
 
 Sizes grow from -b by -f while they stay within -e, as in nccl-tests: with
-the defaults (8 B, x4) the largest is 128 MiB. Open MPI keeps mpirun's
+the defaults (8 B, x4) the largest is 128 MiB. Sizes up to --small-bytes
+(64 KiB) run as a sweep of their own with more calls (--small-iters 2000,
+--small-warmup 200): 20 calls of a microsecond are noise on a shared
+machine. Every library gets the same calls. Open MPI keeps mpirun's
 default placement; give --mpirun-args to change it.
 
 Only the standard library is used.
@@ -154,9 +157,27 @@ def run_tool(cmd, timeout, log):
     return True
 
 
-def library_command(lib, nranks, args, bins, json_path):
-    sweep = ["-b", str(args.min_bytes), "-e", str(args.max_bytes), "-f", str(args.factor),
-             "-n", str(args.iters), "-w", str(args.warmup), "-c", "1" if args.check else "0",
+def sweep_parts(args):
+    """(first size, last size, calls, warm-up calls) of each sweep a library runs."""
+    sizes = []
+    s = args.min_bytes
+    while s <= args.max_bytes:
+        sizes.append(s)
+        s *= args.factor
+    small = [x for x in sizes if x <= args.small_bytes]
+    large = [x for x in sizes if x > args.small_bytes]
+    parts = []
+    if small:
+        parts.append((small[0], small[-1], args.small_iters, args.small_warmup))
+    if large:
+        parts.append((large[0], large[-1], args.iters, args.warmup))
+    return parts
+
+
+def library_command(lib, nranks, args, bins, json_path, part):
+    lo, hi, iters, warmup = part
+    sweep = ["-b", str(lo), "-e", str(hi), "-f", str(args.factor),
+             "-n", str(iters), "-w", str(warmup), "-c", "1" if args.check else "0",
              "-J", str(json_path)]
     if lib == "strata":
         return [str(bins["strata-run"]), "-n", str(nranks), "--timeout", str(args.timeout), "--",
@@ -407,6 +428,10 @@ def main():
     p.add_argument("-f", dest="factor", type=int, default=4, help="size factor (4)")
     p.add_argument("-n", dest="iters", type=int, default=20, help="timed calls per size (20)")
     p.add_argument("-w", dest="warmup", type=int, default=5, help="warm-up calls per size (5)")
+    p.add_argument("--small-bytes", default="64K",
+                   help="sizes up to this run as their own sweep with more calls (64K; 0: none)")
+    p.add_argument("--small-iters", type=int, default=2000, help="timed calls per small size (2000)")
+    p.add_argument("--small-warmup", type=int, default=200, help="warm-up calls per small size (200)")
     p.add_argument("--check", action="store_true", help="also check results (-c 1)")
     p.add_argument("--mode", choices=sorted(MODES), default="out",
                    help="which column to compare: out of place or in place (out)")
@@ -427,12 +452,13 @@ def main():
     args.min_bytes = parse_bytes(args.min_bytes)
     args.max_bytes = parse_bytes(args.max_bytes)
     args.memcpy_bytes = parse_bytes(args.memcpy_bytes)
+    args.small_bytes = parse_bytes(args.small_bytes)
     world_sizes = [int(x) for x in args.ranks.split(",") if x.strip()]
     wanted = [x.strip() for x in args.libs.split(",") if x.strip()]
     if any(l not in LIBRARIES for l in wanted) or not world_sizes or min(world_sizes) < 2 \
             or args.reps < 1 or args.factor < 2 or args.min_bytes < 4 \
-            or args.min_bytes > args.max_bytes:
-        p.error("bad --libs, --ranks, --reps, -f, -b or -e")
+            or args.min_bytes > args.max_bytes or args.small_iters < 1 or args.small_warmup < 0:
+        p.error("bad --libs, --ranks, --reps, -f, -b, -e, --small-iters or --small-warmup")
 
     log = Log()
     started = time.monotonic()
@@ -472,19 +498,25 @@ def main():
                              "-J", str(mjson)], args.timeout, log):
                     memcpy.append(json.loads(mjson.read_text())["gbps_median"])
                 for lib in order:
-                    jpath = tmp / f"{lib}_n{n}_r{rep}.json"
-                    ran = run_tool(library_command(lib, n, args, bins, jpath), args.timeout, log)
-                    if not jpath.exists():
-                        continue
-                    name, rows = read_sweep(jpath, mode)
-                    if any(r["wrong"] for r in rows.values()):
-                        log.say(f"warning: {LABELS[lib]} returned wrong values; run left out")
-                        continue
-                    if not ran:
-                        continue
-                    versions[lib] = name
-                    runs[lib].append(rows)
-                    sizes_seen.update(rows)
+                    merged = {}
+                    for k, part in enumerate(sweep_parts(args)):
+                        jpath = tmp / f"{lib}_n{n}_r{rep}_p{k}.json"
+                        ran = run_tool(library_command(lib, n, args, bins, jpath, part),
+                                       args.timeout, log)
+                        if not jpath.exists():
+                            continue
+                        name, rows = read_sweep(jpath, mode)
+                        if any(r["wrong"] for r in rows.values()):
+                            log.say(f"warning: {LABELS[lib]} returned wrong values; "
+                                    "sweep left out")
+                            continue
+                        if not ran:
+                            continue
+                        versions[lib] = name
+                        merged.update(rows)
+                    if merged:
+                        runs[lib].append(merged)
+                        sizes_seen.update(merged)
             rows, mem = summarize(n, runs, memcpy, libs, args.stat)
             memcpy_by_n[n] = mem
             print_table(log, n, rows, mem, libs, args, max(len(r) for r in runs.values()))
@@ -505,7 +537,9 @@ def main():
         "libraries": versions,
         "options": {"ranks": world_sizes, "reps": args.reps, "min_bytes": args.min_bytes,
                     "max_bytes": args.max_bytes, "factor": args.factor, "iters": args.iters,
-                    "warmup": args.warmup, "mode": mode, "stat": args.stat,
+                    "warmup": args.warmup, "small_bytes": args.small_bytes,
+                    "small_iters": args.small_iters, "small_warmup": args.small_warmup,
+                    "mode": mode, "stat": args.stat,
                     "memcpy_bytes": args.memcpy_bytes, "mpirun_args": args.mpirun_args},
     }
     (out / "results.json").write_text(json.dumps(
