@@ -292,20 +292,26 @@ TEST(ZeroCopyAnalysis, MatchesTheDefinitionOnRandomOverlaps) {
   EXPECT_GT(unflagged, 1000u);
 }
 
-// The ring all-reduce, out of place, on two ranks: everything it sends can
-// go by reference and its final receive straight into the output.
-TEST(ZeroCopyAnalysis, RingAllReduceSendsAndReceivesInPlace) {
+// The ring all-reduce plan of `rank` among n, 1000 elements on 2 channels.
+plan::RankPlan ringAllReduce(int n, int rank, size_t maxStepElems) {
   plan::CollArgs args;
   args.type = CollType::kAllReduce;
   args.count = 1000;
-  args.rank = 0;
-  args.nranks = 2;
+  args.rank = rank;
+  args.nranks = n;
   plan::PlanOptions options;
   options.nchannels = 2;
-  options.maxStepElems = 100;
+  options.maxStepElems = maxStepElems;
   auto built = algorithms::buildPlan(args, options, "ring");
-  ASSERT_TRUE(built.ok());
-  const plan::RankPlan& p = built.value();
+  EXPECT_TRUE(built.ok()) << built.status().toString();
+  return built.ok() ? built.value() : plan::RankPlan{};
+}
+
+// The ring all-reduce, out of place, on two ranks: everything it sends can
+// go by reference and its final receive straight into the output.
+TEST(ZeroCopyAnalysis, RingAllReduceSendsAndReceivesInPlace) {
+  const plan::RankPlan p = ringAllReduce(2, 0, 100);
+  ASSERT_FALSE(p.programs.empty());
   auto z = plan::analyzeZeroCopy(p);
   for (size_t q = 0; q < p.programs.size(); ++q) {
     for (size_t j = 0; j < p.programs[q].steps.size(); ++j) {
@@ -393,18 +399,10 @@ TEST(ZeroCopyAnalysis, InPlaceLayoutsFollowNccl) {
 TEST(ZeroCopyAnalysis, InPlaceRingAllReduceRelyOnReturnsOwn) {
   for (int n = 2; n <= 5; ++n) {
     for (int rank = 0; rank < n; ++rank) {
-      plan::CollArgs args;
-      args.type = CollType::kAllReduce;
-      args.count = 1000;
-      args.rank = rank;
-      args.nranks = n;
-      plan::PlanOptions options;
-      options.nchannels = 2;
-      options.maxStepElems = 60;
-      auto built = algorithms::buildPlan(args, options, "ring");
-      ASSERT_TRUE(built.ok());
-      plan::RankPlan p = built.value();
-      auto z = plan::analyzeZeroCopy(p, plan::inPlaceInputAt(args));
+      plan::RankPlan p = ringAllReduce(n, rank, 60);
+      ASSERT_FALSE(p.programs.empty());
+      const std::optional<int64_t> inPlace = 0;  // all-reduce: Input is Output
+      auto z = plan::analyzeZeroCopy(p, inPlace);
       size_t marked = 0;
       for (size_t q = 0; q < p.programs.size(); ++q) {
         for (size_t j = 0; j < p.programs[q].steps.size(); ++j) {
@@ -423,7 +421,7 @@ TEST(ZeroCopyAnalysis, InPlaceRingAllReduceRelyOnReturnsOwn) {
       for (auto& prog : p.programs) {
         for (auto& s : prog.steps) s.returnsOwn = false;
       }
-      z = plan::analyzeZeroCopy(p, plan::inPlaceInputAt(args));
+      z = plan::analyzeZeroCopy(p, inPlace);
       ASSERT_FALSE(z.at(0, 0) & plan::kStableSend) << "n=" << n << ": the first send is rewritten later";
       const size_t last = p.programs[0].steps.size() - 1;
       ASSERT_EQ(p.programs[0].steps[last].op, Op::kRecv);
