@@ -31,10 +31,7 @@ struct Scratch {
 };
 
 // One thread-local object: each thread_local of a shared library costs a
-// lookup (__tls_get_addr) per access. Functions handed parts of it are
-// marked noipa: otherwise the compiler, seeing that every caller passes the
-// same thread-local, propagates it into them and looks it up again after
-// every call they make.
+// lookup (__tls_get_addr) per access.
 struct ThreadState {
   GroupState group;
   Scratch scratch;
@@ -61,8 +58,9 @@ void freeState(void* p) {
 }
 
 // The calling thread's state: entry points look it up once through this
-// and use the reference (opaque to the compiler, so it is not looked up
-// again after every call they make).
+// and hand the reference down. Opaque to the compiler: were the thread-local
+// visible, it would propagate it into the functions that get parts of it
+// and look it up again after every call they make.
 [[gnu::noipa]] ThreadState& state() {
   ThreadState* ts = threadState;
   return ts != nullptr ? *ts : createState();
@@ -143,9 +141,8 @@ size_t outputBytes(const PendingOp& op, const plan::RankPlan& p, int nranks) {
 // nothing here for small operations). `verified`: every op's comm field was
 // resolved just now (a call outside a group); otherwise handles are looked
 // up again.
-[[gnu::noipa]] Status buildWork(std::vector<PendingOp>& ops, bool verified,
-                                std::vector<exec::RankWork>& work,
-                                std::vector<std::unique_ptr<char[]>>& temporaries) {
+Status buildWork(std::vector<PendingOp>& ops, bool verified, std::vector<exec::RankWork>& work,
+                 std::vector<std::unique_ptr<char[]>>& temporaries) {
   // Communicators in order of first appearance.
   size_t ncomms = 0;
   for (auto& op : ops) {
@@ -238,7 +235,7 @@ Status enqueueDeviceOps(std::vector<PendingOp>& ops) {
 
 // `scratch`: the calling thread's (the executor is not re-entered from a
 // call it runs).
-[[gnu::noipa]] Status runOps(std::vector<PendingOp>& ops, bool verified, Scratch& scratch) {
+Status runOps(std::vector<PendingOp>& ops, bool verified, Scratch& scratch) {
   std::vector<exec::RankWork>& work = scratch.work;
   STRATA_RETURN_IF_ERROR(enqueueDeviceOps(ops));
   if (ops.empty()) return Status::Ok();

@@ -40,6 +40,21 @@ bool waitIdle(ConnectionManager& m, SendConnection* c, milliseconds timeout = mi
   return true;
 }
 
+// Posts one slot per entry of `sizes`, filled with the stream's pattern
+// from *pos on (advanced), then waits until the receiver took them all.
+::testing::AssertionResult sendPattern(ConnectionManager& m, SendConnection* c, uint64_t key,
+                                       uint64_t* pos, const std::vector<size_t>& sizes) {
+  for (size_t n : sizes) {
+    void* p = acquireWait(m, c, nullptr);
+    if (p == nullptr) return ::testing::AssertionFailure() << "no send slot at " << *pos;
+    fillPattern(key, *pos, p, n);
+    c->post(n);
+    *pos += n;
+  }
+  if (!waitIdle(m, c)) return ::testing::AssertionFailure() << "slots not taken up to " << *pos;
+  return ::testing::AssertionSuccess();
+}
+
 // Slot sizes around the part boundaries of a 256 KiB slot (parts of at
 // least 32 KiB, cache-line aligned): one part, two, up to four.
 const size_t kSizes[] = {1,     7,     64,    65,     4095,   32767,  32768,  32769,
@@ -287,14 +302,7 @@ TEST_P(Targets, WholeSlotsLandInPlaceTheRestInTheFifo) {
       ASSERT_TRUE(c.ok());
       ASSERT_TRUE(ctx.bootstrap.barrier().ok());  // targets are posted
       uint64_t pos = 0;
-      for (size_t n : sizes) {
-        void* p = acquireWait(m, c.value(), nullptr);
-        ASSERT_NE(p, nullptr);
-        fillPattern(key, pos, p, n);
-        c.value()->post(n);
-        pos += n;
-      }
-      ASSERT_TRUE(waitIdle(m, c.value()));
+      ASSERT_TRUE(sendPattern(m, c.value(), key, &pos, sizes));
       return;
     }
     auto c = m.recv(0, 0);
@@ -375,19 +383,9 @@ TEST_P(Targets, DataThatArrivesBeforeItsTargetStaysInTheFifo) {
       auto c = m.send(1, 1);
       ASSERT_TRUE(c.ok());
       uint64_t pos = 0;
-      auto sendSome = [&](size_t slots) {
-        for (size_t i = 0; i < slots; ++i) {
-          void* p = acquireWait(m, c.value(), nullptr);
-          ASSERT_NE(p, nullptr);
-          fillPattern(key, pos, p, kEach);
-          c.value()->post(kEach);
-          pos += kEach;
-        }
-        ASSERT_TRUE(waitIdle(m, c.value()));
-      };
-      sendSome(kFirst);
+      ASSERT_TRUE(sendPattern(m, c.value(), key, &pos, std::vector<size_t>(kFirst, kEach)));
       ASSERT_TRUE(ctx.bootstrap.barrier().ok());  // the receiver posted its target
-      sendSome(kSecond);
+      ASSERT_TRUE(sendPattern(m, c.value(), key, &pos, std::vector<size_t>(kSecond, kEach)));
       return;
     }
     auto c = m.recv(0, 1);
@@ -432,14 +430,8 @@ TEST_P(Targets, WithdrawnTargetsKeepTheStreamIntact) {
       auto c = m.send(1, 2);
       ASSERT_TRUE(c.ok());
       uint64_t pos = 0;
-      for (size_t i = 0; i < kRounds * kPerRound; ++i) {
-        void* p = acquireWait(m, c.value(), nullptr);
-        ASSERT_NE(p, nullptr);
-        fillPattern(key, pos, p, kEach);
-        c.value()->post(kEach);
-        pos += kEach;
-      }
-      ASSERT_TRUE(waitIdle(m, c.value()));
+      ASSERT_TRUE(
+          sendPattern(m, c.value(), key, &pos, std::vector<size_t>(kRounds * kPerRound, kEach)));
       return;
     }
     auto c = m.recv(0, 2);
