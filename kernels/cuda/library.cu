@@ -27,27 +27,16 @@ struct Acc {
   C v[kPer];
   __device__ void load(const Unit& u) {
 #pragma unroll
-    for (int k = 0; k < kPer; ++k) {
-      S s;
-      memcpy(&s, u.b + k * sizeof(S), sizeof(S));
-      v[k] = E::load(s);
-    }
+    for (int k = 0; k < kPer; ++k) v[k] = E::load(unitGet<S>(u, k));
   }
   template <ReduceOp Op>
   __device__ void combine(const Unit& u) {
 #pragma unroll
-    for (int k = 0; k < kPer; ++k) {
-      S s;
-      memcpy(&s, u.b + k * sizeof(S), sizeof(S));
-      v[k] = applyOp<Op>(v[k], E::load(s));
-    }
+    for (int k = 0; k < kPer; ++k) v[k] = applyOp<Op>(v[k], E::load(unitGet<S>(u, k)));
   }
   __device__ void store(Unit& u) const {
 #pragma unroll
-    for (int k = 0; k < kPer; ++k) {
-      S s = E::store(v[k]);
-      memcpy(u.b + k * sizeof(S), &s, sizeof(S));
-    }
+    for (int k = 0; k < kPer; ++k) unitSet<S>(u, k, E::store(v[k]));
   }
 };
 
@@ -88,8 +77,7 @@ __global__ void __launch_bounds__(kThreads) reduceCopyKernel(ReduceCopyArgs a) {
   }
 }
 
-// Enough blocks to fill the GPU a few times over, no more than the work.
-int gridFor(uint64_t units) {
+int multiprocessors() {
   static int sms = [] {
     int dev = 0, n = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
@@ -99,23 +87,46 @@ int gridFor(uint64_t units) {
     }
     return n;
   }();
+  return sms;
+}
+
+// Blocks for `units` of work when each block does kThreads * kUnroll per
+// pass, at most `cap`.
+int gridFor(uint64_t units, uint64_t cap) {
   uint64_t perBlock = uint64_t(kThreads) * kUnroll;
   uint64_t need = (units + perBlock - 1) / perBlock;
-  uint64_t cap = uint64_t(sms) * 4;
   return int(need < 1 ? 1 : (need > cap ? cap : need));
+}
+// Enough blocks to fill the GPU a few times over, no more than the work.
+int gridFor(uint64_t units) { return gridFor(units, uint64_t(multiprocessors()) * 4); }
+
+template <DataType D, ReduceOp Op>
+int launchReduceCopyOp(const ReduceCopyArgs& a, cudaStream_t s) {
+  // A persistent grid: as many blocks as are resident at once, so none
+  // waits for a second wave.
+  static const int resident = [] {
+    int n = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, reduceCopyKernel<D, Op>, kThreads, 0) !=
+            cudaSuccess || n < 1) {
+      cudaGetLastError();
+      n = 1;
+    }
+    return n * multiprocessors();
+  }();
+  int grid = gridFor((a.bytes + kUnitBytes - 1) / kUnitBytes, uint64_t(resident));
+  reduceCopyKernel<D, Op><<<grid, kThreads, 0, s>>>(a);
+  return cudaGetLastError();
 }
 
 template <DataType D>
 int launchReduceCopy(ReduceOp op, const ReduceCopyArgs& a, cudaStream_t s) {
-  int grid = gridFor((a.bytes + kUnitBytes - 1) / kUnitBytes);
   switch (op) {
-    case ReduceOp::kSum: reduceCopyKernel<D, ReduceOp::kSum><<<grid, kThreads, 0, s>>>(a); break;
-    case ReduceOp::kProd: reduceCopyKernel<D, ReduceOp::kProd><<<grid, kThreads, 0, s>>>(a); break;
-    case ReduceOp::kMax: reduceCopyKernel<D, ReduceOp::kMax><<<grid, kThreads, 0, s>>>(a); break;
-    case ReduceOp::kMin: reduceCopyKernel<D, ReduceOp::kMin><<<grid, kThreads, 0, s>>>(a); break;
+    case ReduceOp::kSum: return launchReduceCopyOp<D, ReduceOp::kSum>(a, s);
+    case ReduceOp::kProd: return launchReduceCopyOp<D, ReduceOp::kProd>(a, s);
+    case ReduceOp::kMax: return launchReduceCopyOp<D, ReduceOp::kMax>(a, s);
+    case ReduceOp::kMin: return launchReduceCopyOp<D, ReduceOp::kMin>(a, s);
     default: return cudaErrorInvalidValue;
   }
-  return cudaGetLastError();
 }
 
 // ---- Conversion and quantisation (fp32 <-> narrow).

@@ -38,9 +38,53 @@ struct ChunkState {
 inline constexpr int kUnitBytes = 16;  // one vector load/store
 inline constexpr int kUnroll = 4;      // units each thread has in flight
 
+// 16 bytes as four 32-bit words. Every access below uses compile-time word
+// and byte positions (loops are unrolled, partial units are masked rather
+// than indexed), so a Unit lives in registers: a run-time index would move
+// it to local memory, which costs the kernels most of their bandwidth.
 struct alignas(16) Unit {
-  uint8_t b[kUnitBytes];
+  uint32_t w[4];
 };
+
+// Element k of a unit, k a compile-time position in an unrolled loop.
+template <class S>
+STRATA_HD S unitGet(const Unit& u, int k) {
+  S s;
+  if constexpr (sizeof(S) == 8) {
+    uint64_t v = uint64_t(u.w[2 * k]) | (uint64_t(u.w[2 * k + 1]) << 32);
+    std::memcpy(&s, &v, 8);
+  } else if constexpr (sizeof(S) == 4) {
+    std::memcpy(&s, &u.w[k], 4);
+  } else if constexpr (sizeof(S) == 2) {
+    uint16_t v = uint16_t(u.w[k >> 1] >> (16 * (k & 1)));
+    std::memcpy(&s, &v, 2);
+  } else {
+    uint8_t v = uint8_t(u.w[k >> 2] >> (8 * (k & 3)));
+    std::memcpy(&s, &v, 1);
+  }
+  return s;
+}
+template <class S>
+STRATA_HD void unitSet(Unit& u, int k, S s) {
+  if constexpr (sizeof(S) == 8) {
+    uint64_t v;
+    std::memcpy(&v, &s, 8);
+    u.w[2 * k] = uint32_t(v);
+    u.w[2 * k + 1] = uint32_t(v >> 32);
+  } else if constexpr (sizeof(S) == 4) {
+    std::memcpy(&u.w[k], &s, 4);
+  } else if constexpr (sizeof(S) == 2) {
+    uint16_t v;
+    std::memcpy(&v, &s, 2);
+    const int sh = 16 * (k & 1);
+    u.w[k >> 1] = (u.w[k >> 1] & ~(0xffffu << sh)) | (uint32_t(v) << sh);
+  } else {
+    uint8_t v;
+    std::memcpy(&v, &s, 1);
+    const int sh = 8 * (k & 3);
+    u.w[k >> 2] = (u.w[k >> 2] & ~(0xffu << sh)) | (uint32_t(v) << sh);
+  }
+}
 
 template <class Ctx>
 STRATA_HD bool waitFailed(Ctx& ctx, const DevLaunch& L, uint64_t start, uint64_t spins,
@@ -67,42 +111,66 @@ STRATA_HD void computeUnit(const DevReduction& red, uint16_t flags, const Unit& 
   using A = Arith<C>;
   constexpr int kPer = kUnitBytes / int(sizeof(S));
   const C scale = A::scale(red);
+  out = Unit{{0, 0, 0, 0}};
 STRATA_UNROLL
   for (int k = 0; k < kPer; ++k) {
     if (k * int(sizeof(S)) >= nbytes) break;
-    S sa, sb;
-    std::memcpy(&sa, a.b + k * sizeof(S), sizeof(S));
-    C y = E::load(sa);
+    C y = E::load(unitGet<S>(a, k));
     if (flags & kPreA) y = A::mul(y, scale);
     if (flags & kRoundA) y = E::load(E::store(y));
     if (flags & kHasB) {
-      std::memcpy(&sb, b.b + k * sizeof(S), sizeof(S));
-      C cb = E::load(sb);
+      C cb = E::load(unitGet<S>(b, k));
       if (flags & kPreB) cb = A::mul(cb, scale);
       y = applyOp<Op>(y, cb);
     }
     if (flags & kPost) y = A::div(y, red.divisor);
-    S r = E::store(y);
-    std::memcpy(out.b + k * sizeof(S), &r, sizeof(S));
+    unitSet<S>(out, k, E::store(y));
   }
 }
 
+STRATA_HD bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// Up to 16 bytes, bytes past nbytes read as zero.
+STRATA_HD void loadBytes(Unit& u, const uint8_t* p, int nbytes) {
+  u = Unit{{0, 0, 0, 0}};
+  STRATA_UNROLL
+  for (int i = 0; i < kUnitBytes; ++i) {
+    if (i < nbytes) u.w[i >> 2] |= uint32_t(p[i]) << (8 * (i & 3));
+  }
+}
 STRATA_HD void loadUnit(Unit& u, const uint8_t* p, int nbytes) {
-  if (nbytes == kUnitBytes && (reinterpret_cast<uintptr_t>(p) & 15) == 0) {
-    u = *reinterpret_cast<const Unit*>(p);
+  if (nbytes == kUnitBytes && aligned16(p)) {
+#if defined(__CUDA_ARCH__)
+    uint4 v = *reinterpret_cast<const uint4*>(p);
+    u.w[0] = v.x;
+    u.w[1] = v.y;
+    u.w[2] = v.z;
+    u.w[3] = v.w;
+#else
+    std::memcpy(u.w, p, kUnitBytes);
+#endif
   } else {
-    for (int i = 0; i < nbytes; ++i) u.b[i] = p[i];
+    loadBytes(u, p, nbytes);
   }
 }
 // FIFO slot data written by another SM or GPU: read past the (incoherent)
 // L1 cache, from L2.
 STRATA_HD void loadFifoUnit(Unit& u, const uint8_t* p, int nbytes) {
 #if defined(__CUDA_ARCH__)
-  if (nbytes == kUnitBytes && (reinterpret_cast<uintptr_t>(p) & 15) == 0) {
+  if (nbytes == kUnitBytes && aligned16(p)) {
     uint4 v = __ldcg(reinterpret_cast<const uint4*>(p));
-    memcpy(u.b, &v, 16);
+    u.w[0] = v.x;
+    u.w[1] = v.y;
+    u.w[2] = v.z;
+    u.w[3] = v.w;
   } else {
-    for (int i = 0; i < nbytes; ++i) u.b[i] = *reinterpret_cast<const volatile uint8_t*>(p + i);
+    u = Unit{{0, 0, 0, 0}};
+    STRATA_UNROLL
+    for (int i = 0; i < kUnitBytes; ++i) {
+      if (i < nbytes) {
+        u.w[i >> 2] |= uint32_t(*reinterpret_cast<const volatile uint8_t*>(p + i)) << (8 * (i & 3));
+      }
+    }
   }
 #else
   loadUnit(u, p, nbytes);
@@ -110,34 +178,50 @@ STRATA_HD void loadFifoUnit(Unit& u, const uint8_t* p, int nbytes) {
 }
 
 STRATA_HD void storeUnit(uint8_t* p, const Unit& u, int nbytes) {
-  if (nbytes == kUnitBytes && (reinterpret_cast<uintptr_t>(p) & 15) == 0) {
-    *reinterpret_cast<Unit*>(p) = u;
+  if (nbytes == kUnitBytes && aligned16(p)) {
+#if defined(__CUDA_ARCH__)
+    *reinterpret_cast<uint4*>(p) = make_uint4(u.w[0], u.w[1], u.w[2], u.w[3]);
+#else
+    std::memcpy(p, u.w, kUnitBytes);
+#endif
   } else {
-    for (int i = 0; i < nbytes; ++i) p[i] = u.b[i];
+    STRATA_UNROLL
+    for (int i = 0; i < kUnitBytes; ++i) {
+      if (i < nbytes) p[i] = uint8_t(u.w[i >> 2] >> (8 * (i & 3)));
+    }
   }
 }
 
 // Reads `nbytes` (<= 16) of LL data starting at data byte `off` of a slot,
-// polling every line until its flag is `flag`. False on abort/timeout.
+// polling every line until its flag is `flag`. The bytes span at most five
+// 4-byte lines; they are read into fixed registers and shifted into place.
+// False on abort/timeout.
 template <class Ctx>
 STRATA_HD bool llRead(Ctx& ctx, const DevLaunch& L, const uint64_t* slot, uint32_t flag,
                       uint64_t off, int nbytes, Unit& u, int32_t* code) {
-  uint64_t firstLine = off / 4, lastLine = (off + nbytes - 1) / 4;
-  for (uint64_t line = firstLine; line <= lastLine; ++line) {
-    uint64_t v = ctx.loadVolatile(slot + 1 + line);
+  const uint64_t firstLine = off / 4, lastLine = (off + nbytes - 1) / 4;
+  uint32_t d[5];
+  STRATA_UNROLL
+  for (int j = 0; j < 5; ++j) {
+    d[j] = 0;
+    if (firstLine + j > lastLine) continue;
+    const uint64_t* line = slot + 1 + firstLine + j;
+    uint64_t v = ctx.loadVolatile(line);
     uint64_t spins = 0, start = 0;
     while (uint32_t(v >> 32) != flag) {
       if (spins == 0) start = ctx.nowNs();
       if (waitFailed(ctx, L, start, ++spins, code)) return false;
       ctx.pause();
-      v = ctx.loadVolatile(slot + 1 + line);
+      v = ctx.loadVolatile(line);
     }
-    uint32_t data = uint32_t(v);
-    for (int i = 0; i < 4; ++i) {
-      int64_t pos = int64_t(line * 4 + i) - int64_t(off);
-      if (pos >= 0 && pos < nbytes) u.b[pos] = uint8_t(data >> (8 * i));
-    }
+    d[j] = uint32_t(v);
   }
+  const int sh = int(off & 3) * 8;
+  STRATA_UNROLL
+  for (int j = 0; j < 4; ++j) {
+    u.w[j] = uint32_t((uint64_t(d[j]) | (uint64_t(d[j + 1]) << 32)) >> sh);
+  }
+  // Bytes past nbytes may hold a neighbour's data; callers ignore them.
   return true;
 }
 
@@ -146,13 +230,10 @@ STRATA_HD bool llRead(Ctx& ctx, const DevLaunch& L, const uint64_t* slot, uint32
 template <class Ctx>
 STRATA_HD void llWrite(Ctx& ctx, uint64_t* slot, uint32_t flag, uint64_t off, const Unit& u,
                        int nbytes) {
-  for (int line = 0; line * 4 < nbytes; ++line) {
-    uint32_t data = 0;
-    for (int i = 0; i < 4; ++i) {
-      int pos = line * 4 + i;
-      if (pos < nbytes) data |= uint32_t(u.b[pos]) << (8 * i);
-    }
-    ctx.storeVolatile(slot + 1 + off / 4 + line, (uint64_t(flag) << 32) | data);
+  STRATA_UNROLL
+  for (int line = 0; line < 4; ++line) {
+    if (line * 4 >= nbytes) break;
+    ctx.storeVolatile(slot + 1 + off / 4 + line, (uint64_t(flag) << 32) | u.w[line]);
   }
 }
 
