@@ -187,6 +187,19 @@ ncclResult_t pncclMemAlloc(void** ptr, size_t size);
 ncclResult_t ncclMemFree(void* ptr);
 ncclResult_t pncclMemFree(void* ptr);
 
+/* NCCL's device-side communication API (host part). Strata does not
+ * provide it: both fail with ncclInvalidUsage. */
+struct ncclDevCommRequirements;
+struct ncclDevComm;
+typedef struct ncclDevCommRequirements ncclDevCommRequirements;
+typedef struct ncclDevComm ncclDevComm;
+ncclResult_t ncclDevCommCreate(ncclComm_t comm, const ncclDevCommRequirements* reqs,
+                               ncclDevComm* outDevComm);
+ncclResult_t pncclDevCommCreate(ncclComm_t comm, const ncclDevCommRequirements* reqs,
+                                ncclDevComm* outDevComm);
+ncclResult_t ncclDevCommDestroy(ncclComm_t comm, const ncclDevComm* devComm);
+ncclResult_t pncclDevCommDestroy(ncclComm_t comm, const ncclDevComm* devComm);
+
 /* Version and errors */
 ncclResult_t ncclGetVersion(int* version);
 ncclResult_t pncclGetVersion(int* version);

@@ -10,7 +10,6 @@ OUT=${OUT:-/tmp/strata-gpu}
 mkdir -p "$OUT"
 G=${STAGE:-.gpu}
 export LD_LIBRARY_PATH=$PWD/$G/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export STRATA_CUDA_EXPERIMENTAL=1
 export STRATA_TIMEOUT=${STRATA_TIMEOUT:-30}
 steps=${*:-info tests kernels allreduce latency torch}
 summary=()

@@ -17,7 +17,7 @@ int main() {
     strata::Status dev = strata::cuda::deviceExecutionAvailable();
     std::printf("cuda: %s, %d device(s); device buffers: %s\n",
                 strata::cuda::builtWithCuda() ? "built" : "not built", strata::cuda::deviceCount(),
-                dev.ok() ? "enabled (STRATA_CUDA_EXPERIMENTAL)" : dev.message().c_str());
+                dev.ok() ? "enabled (STRATA_CUDA=0 turns it off)" : dev.message().c_str());
   }
   std::printf("host identity: %s\n", strata::transport::hostIdentity().c_str());
   auto ifs = strata::net::findInterfaces();

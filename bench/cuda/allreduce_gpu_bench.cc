@@ -9,12 +9,13 @@
 // bytes of memory traffic and takes at least 8S / B, where B is the
 // read+write bandwidth of cudaMemcpy D2D measured in the same run.
 //
-//   build/bench/cuda_allreduce_bench [--ranks 2] [--channels 16]
+//   build/bench/cuda_allreduce_bench [--ranks 2] [--channels 0]
 //       [--min 8] [--max 256M] [--iters 20] [--latency-iters 1000] [--graph]
 //
 // The device executor runs one thread block per channel, so bandwidth
-// needs many channels: --channels sets STRATA_NCHANNELS (default 16) for
-// the communicators it creates. It also sets STRATA_CUDA_EXPERIMENTAL=1.
+// needs many channels: --channels sets STRATA_CUDA_NCHANNELS for the
+// communicators it creates (default 0: derived from the GPU's
+// multiprocessors, see docs/CUDA.md).
 //
 // Prints SKIP and exits 77 where no GPU is usable.
 #include <cuda_runtime_api.h>
@@ -75,7 +76,7 @@ double seconds(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int nranks = 2, iters = 20, latencyIters = 1000, channels = 16;
+  int nranks = 2, iters = 20, latencyIters = 1000, channels = 0;
   size_t minBytes = 8, maxBytes = 256u << 20;
   bool graph = false;
   for (int i = 1; i < argc; ++i) {
@@ -98,8 +99,7 @@ int main(int argc, char** argv) {
     std::printf("SKIP: no usable GPU (%s)\n", e != cudaSuccess ? cudaGetErrorString(e) : "none");
     return 77;
   }
-  if (std::getenv("STRATA_CUDA_EXPERIMENTAL") == nullptr) setenv("STRATA_CUDA_EXPERIMENTAL", "1", 1);
-  setenv("STRATA_NCHANNELS", std::to_string(channels).c_str(), 1);
+  setenv("STRATA_CUDA_NCHANNELS", std::to_string(channels).c_str(), 1);
   CHECK_CUDA(cudaSetDevice(0));
   Ranks R{nranks, std::vector<ncclComm_t>(nranks), std::vector<cudaStream_t>(nranks),
           std::vector<void*>(nranks)};
@@ -125,8 +125,8 @@ int main(int argc, char** argv) {
   CHECK_CUDA(cudaEventElapsedTime(&ms, a, b));
   const double copyBw = 2.0 * maxBytes * iters / (ms / 1e3);
   cudaFree(tmp);
-  std::printf("# %d ranks on GPU 0, %d channels, D2D copy %.1f GB/s (read+write)\n", nranks,
-              channels, copyBw / 1e9);
+  std::printf("# %d ranks on GPU 0, STRATA_CUDA_NCHANNELS=%d (0: derived), D2D copy %.1f GB/s "
+              "(read+write)\n", nranks, channels, copyBw / 1e9);
   if (nranks == 2) {
     std::printf("# ring bound for 2 ranks on one GPU: 8 bytes of traffic per buffer byte -> "
                 "algbw <= %.1f GB/s\n", copyBw / 8 / 1e9);

@@ -10,20 +10,29 @@
 
 namespace strata::cuda_kernels {
 
-// A thread block as the interpreter's execution context.
+// A thread block as the interpreter's execution context. Fences are at
+// GPU scope when every peer of the launch runs on this GPU (ranks sharing
+// it, in this process or through CUDA IPC), at system scope otherwise
+// (peers on other GPUs).
 struct BlockCtx {
+  bool systemScope;
   __device__ int tid() const { return threadIdx.x; }
   __device__ int nthreads() const { return blockDim.x; }
   __device__ void barrier() { __syncthreads(); }
-  // System scope: the peer may be another GPU or another process's view.
-  __device__ void fenceRelease() { __threadfence_system(); }
+  __device__ void fence() {
+    if (systemScope) {
+      __threadfence_system();
+    } else {
+      __threadfence();
+    }
+  }
   __device__ uint64_t loadAcquire(const uint64_t* p) {
     uint64_t v = *reinterpret_cast<const volatile uint64_t*>(p);
-    __threadfence_system();
+    fence();
     return v;
   }
   __device__ void storeRelease(uint64_t* p, uint64_t v) {
-    __threadfence_system();
+    fence();
     *reinterpret_cast<volatile uint64_t*>(p) = v;
   }
   __device__ uint64_t loadVolatile(const uint64_t* p) {
@@ -48,7 +57,7 @@ __global__ void __launch_bounds__(kMaxPlanThreads) planKernel(DevLaunch launch) 
   __shared__ ChunkState shared;
   if (threadIdx.x == 0) shared.error = kDevOk;
   __syncthreads();
-  BlockCtx ctx;
+  BlockCtx ctx{launch.systemScope != 0};
   runLane<D, Op>(ctx, launch, launch.lanes[blockIdx.x], shared);
 }
 

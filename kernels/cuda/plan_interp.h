@@ -5,8 +5,7 @@
 // the CUDA kernel (kernels/cuda/executor.cu, Ctx = a thread block) and the
 // host emulation in the tests (Ctx = one host thread) run the same code.
 //
-// Ctx provides: tid(), nthreads(), barrier(), fenceRelease() (orders this
-// thread's writes before a later signal), loadAcquire / storeRelease of a
+// Ctx provides: tid(), nthreads(), barrier(), loadAcquire / storeRelease of a
 // 64-bit counter, loadVolatile / storeVolatile of an LL line (the flag
 // travels in the same 8-byte access as the data, so no fence), nowNs(),
 // pause(), setError(word, code).
@@ -400,7 +399,10 @@ STRATA_HD int32_t runLane(Ctx& ctx, const DevLaunch& L, const DevLane& lane, Chu
       if (shared.error != kDevOk) break;
       int32_t code = kDevOk;
       if (!processChunk<D, Op>(ctx, L, s, done, shared, &code)) shared.error = code;
-      ctx.fenceRelease();
+      // Thread 0 publishes after the barrier with a release (storeRelease):
+      // the barrier orders every thread's writes before it, and the fence
+      // is cumulative, so one fence per chunk covers the whole block. LL
+      // lines carry their own flags and need none.
       ctx.barrier();
       if (shared.error != kDevOk) break;
       if (ctx.tid() == 0) finishChunk(ctx, L, lane, s, shared);

@@ -11,16 +11,6 @@ ncclResult_t unavailable(const char* fn, const char* why) {
 
 }  // namespace
 
-NCCL_API_EXPORT ncclResult_t ncclMemAlloc(void**, size_t) {
-  return unavailable("ncclMemAlloc", "device memory allocation comes with the CUDA executor");
-}
-NCCL_API_ALIAS(ncclResult_t, ncclMemAlloc, (void** ptr, size_t size))
-
-NCCL_API_EXPORT ncclResult_t ncclMemFree(void*) {
-  return unavailable("ncclMemFree", "device memory allocation comes with the CUDA executor");
-}
-NCCL_API_ALIAS(ncclResult_t, ncclMemFree, (void* ptr))
-
 NCCL_API_EXPORT ncclResult_t ncclCommShrink(ncclComm_t, int*, int, ncclComm_t*, ncclConfig_t*, int) {
   return unavailable("ncclCommShrink", "shrinking needs fault-tolerant bootstrap (planned)");
 }
@@ -54,3 +44,19 @@ NCCL_API_EXPORT ncclResult_t ncclGroupSimulateEnd(ncclSimInfo_t*) {
   return unavailable("ncclGroupSimulateEnd", "the cost model arrives with the simulator");
 }
 NCCL_API_ALIAS(ncclResult_t, ncclGroupSimulateEnd, (ncclSimInfo_t * simInfo))
+
+NCCL_API_EXPORT ncclResult_t ncclDevCommCreate(ncclComm_t, const ncclDevCommRequirements*,
+                                               ncclDevComm*) {
+  return unavailable("ncclDevCommCreate",
+                     "NCCL's device-side communication API (kernels that communicate "
+                     "themselves) is not provided");
+}
+NCCL_API_ALIAS(ncclResult_t, ncclDevCommCreate,
+               (ncclComm_t comm, const ncclDevCommRequirements* reqs, ncclDevComm* outDevComm))
+
+NCCL_API_EXPORT ncclResult_t ncclDevCommDestroy(ncclComm_t, const ncclDevComm*) {
+  return unavailable("ncclDevCommDestroy",
+                     "NCCL's device-side communication API (kernels that communicate "
+                     "themselves) is not provided");
+}
+NCCL_API_ALIAS(ncclResult_t, ncclDevCommDestroy, (ncclComm_t comm, const ncclDevComm* devComm))

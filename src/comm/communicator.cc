@@ -34,7 +34,41 @@ struct ParamsWire {
   uint64_t lowLatencyMaxBytes;  // 0 if this rank has a peer it reaches over the network
   // Auto mode across processes: single copy below this size (0: never).
   uint64_t singleCopyCmaMaxBytes;
+  // Device channels: STRATA_CUDA_NCHANNELS (0: derived), this rank's GPU's
+  // multiprocessors, and which GPU (ranks with equal keys share one).
+  int32_t deviceChannelsSetting;
+  int32_t multiprocessors;
+  uint64_t gpuKey;
 };
+
+// Device channels when STRATA_CUDA_NCHANNELS is 0: each channel is one
+// thread block on its own multiprocessor, and the kernels of all ranks
+// sharing a GPU must be resident at once (they wait for each other), so
+// the ranks on the fullest GPU share its multiprocessors; the device FIFOs
+// (one per channel and peer) stay within kDeviceFifoBudget per rank.
+constexpr int kMaxDeviceChannels = 63;  // plus the send/recv channel: 64 FIFO channels
+constexpr uint64_t kDeviceFifoBudget = 512ull << 20;
+
+int agreeDeviceChannels(const std::vector<ParamsWire>& all, uint64_t fifoBytesPerPeerChannel) {
+  const int n = static_cast<int>(all.size());
+  int channels = kMaxDeviceChannels;
+  bool automatic = true;
+  for (int r = 0; r < n; ++r) {
+    if (all[r].deviceChannelsSetting > 0) {
+      automatic = false;
+      channels = std::min(channels, all[r].deviceChannelsSetting);
+      continue;
+    }
+    int sharing = 0;
+    for (const auto& q : all) sharing += q.gpuKey == all[r].gpuKey ? 1 : 0;
+    channels = std::min(channels, std::max(1, all[r].multiprocessors / std::max(1, sharing)));
+  }
+  if (automatic && fifoBytesPerPeerChannel > 0) {
+    uint64_t fit = kDeviceFifoBudget / (fifoBytesPerPeerChannel * static_cast<uint64_t>(n));
+    channels = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(channels), std::max<uint64_t>(1, fit)));
+  }
+  return std::clamp(channels, 1, kMaxDeviceChannels);
+}
 
 StatusOr<SingleCopyMode> singleCopyMode() {
   std::string v = config::getString("STRATA_SINGLE_COPY");
@@ -105,7 +139,7 @@ Status Communicator::init(const bootstrap::UniqueId& id) {
     cuda::DeviceCommOptions dopt;
     dopt.rank = rank_;
     dopt.nranks = nranks_;
-    dopt.nchannels = options_.nchannels + 1;
+    dopt.nchannels = params_.deviceChannels + 1;  // + the send/recv channel
     dopt.hostId = transport::hostIdentity();
     dopt.processToken = transport::processToken();
     dopt.timeout = options_.timeout;
@@ -113,7 +147,8 @@ Status Communicator::init(const bootstrap::UniqueId& id) {
     STRATA_ASSIGN_OR_RETURN(device_, cuda::DeviceComm::create(*bootstrap_, dopt));
   }
   STRATA_INFO(log::kInit, "comm rank ", rank_, "/", nranks_, " ready: ", params_.nchannels,
-              " channels, ", params_.stepBytes, " bytes per step");
+              " channels, ", params_.stepBytes, " bytes per step",
+              params_.device ? strCat(", ", params_.deviceChannels, " device channels") : "");
   return Status::Ok();
 }
 
@@ -129,12 +164,20 @@ Status Communicator::agreeOnParams() {
   uint64_t direct =
       static_cast<uint64_t>(std::max<int64_t>(0, config::getInt("STRATA_DIRECT_MAX_BYTES")));
   int32_t device = cuda::deviceExecutionAvailable().ok() ? 1 : 0;
+  cuda::LocalGpu gpu;
+  uint64_t fifoBytesPerPeerChannel = 0;
   if (device) {
     // Device FIFOs must hold a step with room to spare, as the host ones do.
-    cuda::FifoGeometry g = cuda::fifoGeometryFromSettings(options_.nchannels + 1);
+    cuda::FifoGeometry g = cuda::fifoGeometryFromSettings(1);
     if (!cuda::checkFifoGeometry(g).ok()) return cuda::checkFifoGeometry(g).withContext("STRATA_CUDA_*");
     step = std::min<size_t>(step, g.nslots * g.slotBytes / 2);
+    fifoBytesPerPeerChannel = cuda::fifoStride(g);
+    gpu = cuda::localGpu(options_.cudaDevice);
   }
+  const int32_t deviceChannelsSetting = static_cast<int32_t>(
+      std::clamp<int64_t>(config::getInt("STRATA_CUDA_NCHANNELS"), 0, kMaxDeviceChannels));
+  const uint64_t gpuKey =
+      std::hash<std::string>{}(strCat(transport::hostIdentity(), "/", gpu.busId)) | 1;
   STRATA_ASSIGN_OR_RETURN(SingleCopyMode mode, singleCopyMode());
   uint64_t singleCopyMin = UINT64_MAX;
   uint64_t singleCopyCmaMax = 0;
@@ -155,7 +198,7 @@ Status Communicator::agreeOnParams() {
   }
   all[rank_] = ParamsWire{options_.nchannels, device,     step, direct, singleCopyMin,
                           reinterpret_cast<uintptr_t>(&probeWord_), probeWord_, lowLatency,
-                          singleCopyCmaMax};
+                          singleCopyCmaMax, deviceChannelsSetting, gpu.multiprocessors, gpuKey};
   STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(ParamsWire)),
                              "agreeing on communicator parameters");
   params_.nchannels = kMaxChannels;
@@ -177,6 +220,7 @@ Status Communicator::agreeOnParams() {
     params_.nchannels = std::min<int>(params_.nchannels, std::max(1, p.nchannels));
     params_.stepBytes = std::min<size_t>(params_.stepBytes, std::max<uint64_t>(64, p.stepBytes));
   }
+  params_.deviceChannels = agreeDeviceChannels(all, fifoBytesPerPeerChannel);
   params_.singleCopyMinBytes = static_cast<size_t>(std::min<uint64_t>(singleCopyMinAll, SIZE_MAX));
   if (singleCopyMinAll != UINT64_MAX && nranks_ > 1) {
     STRATA_RETURN_IF_ERROR(probeSingleCopy(singleCopyCmaMaxAll, probeAddrs, probeValues));
@@ -290,18 +334,18 @@ Communicator::~Communicator() {
 }
 
 StatusOr<std::shared_ptr<const plan::RankPlan>> Communicator::planFor(const plan::CollArgs& args,
-                                                                      DataType type) {
+                                                                      DataType type, bool device) {
   size_t elemSize = dataTypeSize(type);
   auto key = std::make_tuple(static_cast<int>(args.type), args.count, args.root, args.peer,
-                             static_cast<int>(elemSize));
+                             static_cast<int>(elemSize), device);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = plans_.find(key);
     if (it != plans_.end()) return it->second;
   }
   plan::PlanOptions po;
-  po.nchannels = params_.nchannels;
-  po.p2pChannel = params_.nchannels;
+  po.nchannels = device ? params_.deviceChannels : params_.nchannels;
+  po.p2pChannel = po.nchannels;
   po.maxStepElems = std::max<size_t>(1, params_.stepBytes / elemSize);
   std::string algo = algoOverride_;
   auto available = algorithms::availableAlgorithms(args.type);
@@ -321,7 +365,7 @@ StatusOr<std::shared_ptr<const plan::RankPlan>> Communicator::planFor(const plan
   STRATA_ASSIGN_OR_RETURN(plan::RankPlan built, algorithms::buildPlan(args, po, algo));
   // Which steps may send from and receive into the user's buffers: only
   // worth knowing when some connection can do it.
-  if (connections_->anyZeroCopyPeer()) {
+  if (!device && connections_->anyZeroCopyPeer()) {
     built.zeroCopy = std::make_shared<const plan::ZeroCopyMap>(plan::analyzeZeroCopy(built));
     if (auto at = plan::inPlaceInputAt(args); at.has_value()) {
       built.zeroCopyInPlace =

@@ -55,6 +55,9 @@ struct AgreedParams {
   // (0: never; every rank reaches every peer through memory otherwise).
   size_t lowLatencyMaxBytes = 0;
   bool device = false;        // every rank can run device work (see src/cuda)
+  // Channels (thread blocks, each with its own FIFOs) of device plans;
+  // the host's nchannels applies to host buffers only.
+  int deviceChannels = 1;
 };
 
 class Communicator {
@@ -83,8 +86,9 @@ class Communicator {
   cuda::DeviceComm* device() { return device_.get(); }
 
   // The cached plan for an operation of this communicator.
+  // `device`: the plan for the CUDA executor (params().deviceChannels).
   StatusOr<std::shared_ptr<const plan::RankPlan>> planFor(const plan::CollArgs& args,
-                                                          DataType type);
+                                                          DataType type, bool device = false);
 
   // Whether this operation runs on the single-copy path (the same answer on
   // every rank: it depends only on agreed parameters and the arguments).
@@ -154,7 +158,8 @@ class Communicator {
   };
   std::map<int, PreMulSumOp> redOps_;
   int nextRedOp_ = 5;  // ncclNumOps
-  std::map<std::tuple<int, size_t, int, int, int>, std::shared_ptr<const plan::RankPlan>> plans_;
+  std::map<std::tuple<int, size_t, int, int, int, bool>, std::shared_ptr<const plan::RankPlan>>
+      plans_;
 };
 
 }  // namespace strata

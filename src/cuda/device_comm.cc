@@ -190,6 +190,7 @@ struct DeviceComm::Impl {
   cudaStream_t uploadStream = nullptr;
   uint64_t llMaxBytes = 0;
   int threads = 512;
+  bool allOnThisGpu = false;  // every rank uses this GPU: GPU-scope fences suffice
 
   std::mutex mu;  // guards the members below
   std::map<std::string, LoweredEntry> lowered;
@@ -327,6 +328,10 @@ Status DeviceComm::Impl::connect(const std::vector<std::string>& all, const Devi
     }
     STRATA_INFO(log::kInit, "rank ", opt.rank, " -> rank ", r, " device path ",
                 peerPathName(paths[r]));
+  }
+  allOnThisGpu = true;
+  for (int r = 0; r < n; ++r) {
+    allOnThisGpu = allOnThisGpu && peers[r].hostId == me.hostId && peers[r].busId == me.busId;
   }
   nfifos = geometry.nchannels * static_cast<uint32_t>(n);
   std::vector<DevFifo> send, recv;
@@ -493,6 +498,7 @@ Status DeviceComm::enqueue(const std::vector<DeviceLaunchSpec>& launches, void* 
     L.abortFlag = impl_->deviceWords;
     L.error = impl_->deviceWords + 1;
     L.timeoutNs = static_cast<uint64_t>(impl_->opt.timeout.count()) * 1000000ull;
+    L.systemScope = impl_->allOnThisGpu ? 0 : 1;
     int e = launchPlan(spec.type, spec.reduction.op, L, entry->nlanes, impl_->threads, stream);
     STRATA_RETURN_IF_ERROR(cudaStatus(static_cast<cudaError_t>(e), "launching the plan kernel"));
   }

@@ -2,7 +2,7 @@
 // peers' FIFOs it writes into (same process: direct pointers; same host:
 // CUDA IPC), the lowered-plan cache and the launches of the plan kernel on
 // the caller's stream. Created at communicator creation when every rank can
-// run device work (a CUDA build, a GPU, STRATA_CUDA_EXPERIMENTAL=1).
+// run device work (a CUDA build, a GPU, STRATA_CUDA=1).
 #pragma once
 
 #include <chrono>

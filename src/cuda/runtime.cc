@@ -67,7 +67,7 @@ int currentDevice() {
 #endif
 }
 
-bool experimentalEnabled() { return config::getBool("STRATA_CUDA_EXPERIMENTAL"); }
+bool executorEnabled() { return config::getBool("STRATA_CUDA"); }
 
 Status deviceExecutionAvailable() {
   const Probe& p = probe();
@@ -75,12 +75,66 @@ Status deviceExecutionAvailable() {
     return InvalidUsage("device (GPU) buffers are not available: ", p.why,
                         "; pass host memory or run on a machine with a GPU");
   }
-  if (!experimentalEnabled()) {
+  if (!executorEnabled()) {
     return InvalidUsage(
-        "device (GPU) buffers are not available: the CUDA executor has not been validated on a "
-        "GPU yet and is off by default; set STRATA_CUDA_EXPERIMENTAL=1 to try it");
+        "device (GPU) buffers are not available: the CUDA executor is turned off (STRATA_CUDA=0)");
   }
   return Status::Ok();
+}
+
+LocalGpu localGpu(int device) {
+  LocalGpu g;
+  if (deviceCount() == 0) return g;
+#if STRATA_HAVE_CUDA
+  if (device < 0) device = currentDevice();
+  if (device < 0) return g;
+  char bus[32] = {};
+  if (cudaDeviceGetPCIBusId(bus, sizeof bus, device) == cudaSuccess) g.busId = bus;
+  if (cudaDeviceGetAttribute(&g.multiprocessors, cudaDevAttrMultiProcessorCount, device) !=
+      cudaSuccess) {
+    g.multiprocessors = 0;
+  }
+  cudaGetLastError();
+#else
+  (void)device;
+#endif
+  return g;
+}
+
+Status deviceAlloc(void** ptr, size_t bytes) {
+  if (ptr == nullptr) return InvalidArgument("the pointer to store the allocation in is NULL");
+  *ptr = nullptr;
+  const Probe& p = probe();
+  if (p.devices == 0) return InvalidUsage("device memory is not available: ", p.why);
+#if STRATA_HAVE_CUDA
+  if (bytes == 0) return Status::Ok();
+  cudaError_t e = cudaMalloc(ptr, bytes);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    *ptr = nullptr;
+    return Status(Code::kCudaError, strCat("cudaMalloc of ", bytes, " bytes: ", cudaErrorText(e)));
+  }
+  return Status::Ok();
+#else
+  (void)bytes;
+  return InvalidUsage("device memory is not available: this build has no CUDA support");
+#endif
+}
+
+Status deviceFree(void* ptr) {
+  if (ptr == nullptr) return Status::Ok();
+  const Probe& p = probe();
+  if (p.devices == 0) return InvalidUsage("device memory is not available: ", p.why);
+#if STRATA_HAVE_CUDA
+  cudaError_t e = cudaFree(ptr);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return Status(Code::kCudaError, strCat("cudaFree: ", cudaErrorText(e)));
+  }
+  return Status::Ok();
+#else
+  return InvalidUsage("device memory is not available: this build has no CUDA support");
+#endif
 }
 
 std::string cudaErrorText(int code) {

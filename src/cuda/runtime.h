@@ -19,14 +19,29 @@ int deviceCount();
 // The calling thread's current device, or -1 without CUDA or a GPU.
 int currentDevice();
 
-// STRATA_CUDA_EXPERIMENTAL: allow the device executor, which has not yet
-// been run on a GPU by this project's tests.
-bool experimentalEnabled();
+// STRATA_CUDA (default on): collectives on device buffers run on the CUDA
+// executor; off, they are refused.
+bool executorEnabled();
 
 // Ok when collectives on device buffers can run in this process;
 // otherwise InvalidUsage saying why (no CUDA in the build, no GPU or
 // driver, or the device executor not enabled).
 Status deviceExecutionAvailable();
+
+// A GPU as the device channel count needs it: its PCI bus id and its
+// multiprocessors. `device` -1: the calling thread's current device. Empty
+// and 0 without CUDA or a GPU.
+struct LocalGpu {
+  std::string busId;
+  int multiprocessors = 0;
+};
+LocalGpu localGpu(int device);
+
+// Device memory on the calling thread's current device (ncclMemAlloc /
+// ncclMemFree). InvalidUsage without CUDA or a GPU; CudaError when the
+// runtime refuses.
+Status deviceAlloc(void** ptr, size_t bytes);
+Status deviceFree(void* ptr);
 
 // The text of a CUDA runtime error code ("cudaErrorNoDevice: no CUDA-capable
 // device is detected"); "CUDA not built" without CUDA.

@@ -59,7 +59,7 @@ Status enqueueDeviceOps(Communicator& comm, const std::vector<DeviceOp>& ops) {
   if (device == nullptr) {
     return InvalidUsage("device buffers: communicator rank ", comm.rank(),
                         " has no device FIFOs (every rank must have a GPU and "
-                        "STRATA_CUDA_EXPERIMENTAL=1 when the communicator is created)");
+                        "STRATA_CUDA=1, the default, when the communicator is created)");
   }
   void* stream = ops.front().stream;
   for (const DeviceOp& op : ops) {
@@ -70,7 +70,7 @@ Status enqueueDeviceOps(Communicator& comm, const std::vector<DeviceOp>& ops) {
   STRATA_ASSIGN_OR_RETURN(
       auto launches,
       buildDeviceLaunches(ops, [&comm](const plan::CollArgs& a, DataType t) {
-        return comm.planFor(a, t);
+        return comm.planFor(a, t, /*device=*/true);
       }));
   Status s = device->enqueue(launches, stream);
   if (!s.ok() && s.code() == Code::kCudaError) comm.recordError(s);

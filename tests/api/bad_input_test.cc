@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/runtime.h"
 #include "nccl.h"
 #include "strata.h"
 #include "support/ranks.h"
@@ -216,12 +217,25 @@ TEST(Groups, InvalidOperationFailsTheGroup) {
 }
 
 TEST(Unavailable, SaysSoInsteadOfSucceeding) {
-  void* p = nullptr;
-  EXPECT_EQ(ncclMemAlloc(&p, 1024), ncclInvalidUsage);
+  EXPECT_EQ(ncclDevCommCreate(nullptr, nullptr, nullptr), ncclInvalidUsage);
   EXPECT_NE(std::string(ncclGetLastError(nullptr)).find("not available"), std::string::npos);
+  EXPECT_EQ(ncclDevCommDestroy(nullptr, nullptr), ncclInvalidUsage);
   ncclSimInfo_t info = NCCL_SIM_INFO_INITIALIZER;
   EXPECT_EQ(ncclGroupSimulateEnd(&info), ncclInvalidUsage);
   EXPECT_EQ(ncclCommShrink(nullptr, nullptr, 0, nullptr, nullptr, 0), ncclInvalidUsage);
+}
+
+// ncclMemAlloc gives device memory where there is a GPU and says why not
+// where there is none (the GPU side is in tests/cuda).
+TEST(MemAlloc, WithoutAGpuSaysWhy) {
+  EXPECT_EQ(ncclMemAlloc(nullptr, 16), ncclInvalidArgument);
+  EXPECT_EQ(ncclMemFree(nullptr), ncclSuccess);
+  if (strata::cuda::deviceCount() > 0) GTEST_SKIP() << "a GPU is present: see tests/cuda";
+  void* p = reinterpret_cast<void*>(1);
+  EXPECT_EQ(ncclMemAlloc(&p, 1024), ncclInvalidUsage);
+  EXPECT_EQ(p, nullptr);
+  EXPECT_NE(std::string(ncclGetLastError(nullptr)).find("device memory is not available"),
+            std::string::npos) << ncclGetLastError(nullptr);
 }
 
 TEST(Errors, StringsAndVersion) {

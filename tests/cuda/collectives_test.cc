@@ -1,8 +1,9 @@
 // Collectives on device buffers through the C API, several ranks sharing
 // the one GPU. The oracle is Strata's host executor: the same operation on
 // host copies of the inputs runs the same plan in the same order, so the
-// device results must be bit-identical. Every test enables the device
-// executor (STRATA_CUDA_EXPERIMENTAL=1) before creating communicators.
+// device results must be bit-identical. Every test sets STRATA_CUDA=1 (the
+// default) before creating communicators, in case the environment turned
+// the executor off.
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -80,7 +81,7 @@ class GpuRanks : public ::testing::Test {
       }
     }
   }
-  ScopedEnv experimental_{"STRATA_CUDA_EXPERIMENTAL", "1"};
+  ScopedEnv cudaOn_{"STRATA_CUDA", "1"};
   // The oracle runs the same plan on the host: keep the host executor off
   // its own paths (single copy, the low-latency mailboxes), which reduce in
   // another order and round differently for 16-bit and 8-bit floats.
@@ -194,6 +195,36 @@ void compareWithHost(GpuRanks& g, const std::vector<ncclComm_t>& comms,
 }
 
 class GpuCollectives : public GpuRanks {};
+
+// ncclMemAlloc gives device memory that collectives use like any other.
+TEST_F(GpuCollectives, MemAllocBuffers) {
+  STRATA_REQUIRE_GPU();
+  Watchdog dog(120, "ncclMemAlloc");
+  start(2);
+  const size_t count = 1 << 18;
+  std::vector<void*> bufs(2, nullptr);
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_EQ(ncclMemAlloc(&bufs[r], count * 4), ncclSuccess) << ncclGetLastError(nullptr);
+    cudaPointerAttributes attr{};
+    ASSERT_EQ(cudaPointerGetAttributes(&attr, bufs[r]), cudaSuccess);
+    EXPECT_EQ(attr.type, cudaMemoryTypeDevice);
+    std::vector<float> v(count, float(r + 2));
+    ASSERT_EQ(cudaMemcpy(bufs[r], v.data(), count * 4, cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  ASSERT_EQ(ncclGroupStart(), ncclSuccess);
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_EQ(ncclAllReduce(bufs[r], bufs[r], count, ncclFloat32, ncclSum, comms_[r], streams_[r]),
+              ncclSuccess) << ncclGetLastError(comms_[r]);
+  }
+  ASSERT_EQ(ncclGroupEnd(), ncclSuccess);
+  syncAll();
+  for (int r = 0; r < 2; ++r) {
+    std::vector<float> v(count);
+    ASSERT_EQ(cudaMemcpy(v.data(), bufs[r], count * 4, cudaMemcpyDeviceToHost), cudaSuccess);
+    for (size_t i = 0; i < count; i += 257) ASSERT_EQ(v[i], 5.0f) << i;
+    EXPECT_EQ(ncclMemFree(bufs[r]), ncclSuccess);
+  }
+}
 
 TEST_F(GpuCollectives, AllReduceEveryTypeOpSizePlacement) {
   STRATA_REQUIRE_GPU();
@@ -322,7 +353,7 @@ TEST_F(GpuCollectives, StreamOrdering) {
 // process).
 TEST(GpuThreads, RanksAsThreads) {
   STRATA_REQUIRE_GPU();
-  ScopedEnv experimental("STRATA_CUDA_EXPERIMENTAL", "1");
+  ScopedEnv cudaOn("STRATA_CUDA", "1");
   const std::vector<size_t> counts = {2, 100000, 3u << 20};
   for (int n : {2, 4, 8}) {
     SCOPED_TRACE(strCat(n, " ranks"));
@@ -428,7 +459,7 @@ TEST(GpuProcesses, ProcessesThroughCudaIpc) {
       env.push_back(std::string("STRATA_UNIQUE_ID=") + hex);
       env.push_back("STRATA_RANK=" + std::to_string(r));
       env.push_back("STRATA_WORLD_SIZE=" + std::to_string(n));
-      env.push_back("STRATA_CUDA_EXPERIMENTAL=1");
+      env.push_back("STRATA_CUDA=1");
       env.push_back("STRATA_TEST_GPU_CHILD=1");
       std::vector<char*> envp;
       for (auto& e : env) envp.push_back(e.data());

@@ -16,7 +16,6 @@ if [ $? -eq 77 ]; then
   echo "SKIP: no usable GPU"
   exit 77
 fi
-export STRATA_CUDA_EXPERIMENTAL=1
 "$cs" --tool memcheck --error-exitcode 1 "$test_bin" \
   --gtest_filter='CudaKernels.*:GpuCollectives.SendRecvRing:GpuCollectives.StreamOrdering:GpuCollectives.GraphCaptureOfAllReduce' || exit 1
 "$cs" --tool racecheck --error-exitcode 1 "$test_bin" --gtest_filter='GpuCollectives.SendRecvRing' || exit 1

@@ -110,7 +110,6 @@ def main():
         "MASTER_ADDR": "127.0.0.1",
         "MASTER_PORT": str(port),
         "WORLD_SIZE": "2",
-        "STRATA_CUDA_EXPERIMENTAL": "1",
         "TORCH_NCCL_ASYNC_ERROR_HANDLING": "1",
     })
     procs = []

@@ -18,7 +18,6 @@ struct HostBlockCtx {
   int tid() const { return 0; }
   int nthreads() const { return 1; }
   void barrier() {}
-  void fenceRelease() { std::atomic_thread_fence(std::memory_order_release); }
   static std::atomic_ref<uint64_t> ref(const uint64_t* p) {
     return std::atomic_ref<uint64_t>(*const_cast<uint64_t*>(p));
   }

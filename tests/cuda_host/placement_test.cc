@@ -141,9 +141,9 @@ TEST_F(DeviceBuffersUnavailable, EveryCollectiveFailsClearly) {
   EXPECT_EQ(ncclSend(d0, 64, ncclFloat, 0, comm_, nullptr), ncclInvalidUsage);
   EXPECT_NE(lastError().find("ncclSend"), std::string::npos) << lastError();
   EXPECT_EQ(ncclRecv(d1, 64, ncclFloat, 0, comm_, nullptr), ncclInvalidUsage);
-  // Even with the experimental switch, no GPU means no device execution.
+  // Even with the executor switched on, no GPU means no device execution.
   if (cuda::deviceCount() == 0) {
-    ScopedEnv on("STRATA_CUDA_EXPERIMENTAL", "1");
+    ScopedEnv on("STRATA_CUDA", "1");
     EXPECT_EQ(ncclAllReduce(d0, d1, 64, ncclFloat, ncclSum, comm_, nullptr), ncclInvalidUsage);
     EXPECT_NE(lastError().find("not available"), std::string::npos) << lastError();
   }

@@ -40,6 +40,7 @@ int main(void) {
                  (void*)ncclScatter, (void*)ncclSend, (void*)ncclRecv, (void*)ncclGroupStart,
                  (void*)ncclGroupEnd, (void*)ncclGroupSimulateEnd, (void*)ncclMemAlloc,
                  (void*)ncclMemFree, (void*)ncclGetErrorString, (void*)ncclGetLastError,
+                 (void*)ncclDevCommCreate, (void*)ncclDevCommDestroy,
                  (void*)pncclAllReduce, (void*)pncclGroupEnd};
   int version = 0;
   if (ncclGetVersion(&version) != ncclSuccess || version != NCCL_VERSION_CODE) return 1;
