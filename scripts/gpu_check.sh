@@ -3,7 +3,7 @@
 # H100/H200 and a staged build (scripts/gpu_stage.sh puts the binaries and
 # libraries in .gpu/). Each step has its own time limit and its own log in
 # ${OUT:-/tmp/strata-gpu}; a summary table is printed last.
-#   bash scripts/gpu_check.sh [steps...]   steps: info symbols tests kernels allreduce latency torch sanitizer
+#   bash scripts/gpu_check.sh [steps...]   steps: info symbols tests sweep kernels allreduce latency torch sanitizer
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/strata-gpu}
@@ -43,6 +43,18 @@ for s in $steps; do
       for c in ${CHANNELS:-8 16 32}; do
         step "allreduce_c$c" 120 "$G/bin/cuda_allreduce_bench" --ranks 2 --channels "$c" --min 1M --max 256M --iters 20
       done ;;
+    sweep)  # bandwidth over device channels and slot sizes, latency over block sizes
+      for c in 32 63; do
+        for slot in 65536 131072 262144; do
+          TAILN=3 step "bw_c${c}_s${slot}" 60 env STRATA_CUDA_SLOT_BYTES=$slot \
+            "$G/bin/cuda_allreduce_bench" --ranks 2 --channels "$c" --min 64M --max 256M --iters 20
+        done
+      done
+      for t in 128 256 512; do
+        TAILN=4 step "lat_t$t" 60 env STRATA_CUDA_THREADS=$t \
+          "$G/bin/cuda_allreduce_bench" --ranks 2 --min 8 --max 8 --latency-iters 1000 --graph
+      done
+      TAILN=4 step lat_r1 60 "$G/bin/cuda_allreduce_bench" --ranks 1 --min 8 --max 8 --latency-iters 1000 --graph ;;
     latency)
       step latency 120 "$G/bin/cuda_allreduce_bench" --ranks 2 --min 8 --max 8 --latency-iters 1000 --graph ;;
     torch)

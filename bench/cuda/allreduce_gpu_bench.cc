@@ -167,6 +167,26 @@ int main(int argc, char** argv) {
     R.sync();
     std::printf("# 8-byte all-reduce in CUDA graphs: %.2f us per call\n",
                 seconds(t0) / (perGraph * replays) * 1e6);
+    // The floor: the same graphs of 8-byte memsets (one node per call).
+    for (int r = 0; r < nranks; ++r) {
+      CHECK_CUDA(cudaGraphExecDestroy(execs[r]));
+      CHECK_CUDA(cudaGraphDestroy(graphs[r]));
+      CHECK_CUDA(cudaStreamBeginCapture(R.streams[r], cudaStreamCaptureModeGlobal));
+      for (int i = 0; i < perGraph; ++i) CHECK_CUDA(cudaMemsetAsync(R.bufs[r], 0, 8, R.streams[r]));
+      CHECK_CUDA(cudaStreamEndCapture(R.streams[r], &graphs[r]));
+    }
+    for (int r = 0; r < nranks; ++r) CHECK_CUDA(cudaGraphInstantiate(&execs[r], graphs[r], 0));
+    t0 = std::chrono::steady_clock::now();
+    for (int k = 0; k < replays; ++k) {
+      for (int r = 0; r < nranks; ++r) CHECK_CUDA(cudaGraphLaunch(execs[r], R.streams[r]));
+    }
+    R.sync();
+    std::printf("# floor: an 8-byte cudaMemsetAsync in the same graphs: %.2f us per node\n",
+                seconds(t0) / (perGraph * replays) * 1e6);
+    for (int r = 0; r < nranks; ++r) {
+      CHECK_CUDA(cudaGraphExecDestroy(execs[r]));
+      CHECK_CUDA(cudaGraphDestroy(graphs[r]));
+    }
   }
   for (int r = 0; r < nranks; ++r) {
     CHECK_NCCL(ncclCommDestroy(R.comms[r]));

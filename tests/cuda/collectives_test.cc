@@ -87,6 +87,10 @@ class GpuRanks : public ::testing::Test {
   // another order and round differently for 16-bit and 8-bit floats.
   ScopedEnv noSingleCopy_{"STRATA_SINGLE_COPY", "0"};
   ScopedEnv noHostLl_{"STRATA_LL_MAX_BYTES", "0"};
+  // ... and the same channel count for host and device plans (a chunk's
+  // place in the ring decides the order of its reduction).
+  ScopedEnv hostChannels_{"STRATA_NCHANNELS", "4"};
+  ScopedEnv deviceChannels_{"STRATA_CUDA_NCHANNELS", "4"};
   int n_ = 0;
   std::vector<ncclComm_t> comms_;
   std::vector<cudaStream_t> streams_;
