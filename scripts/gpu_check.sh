@@ -3,7 +3,7 @@
 # H100/H200 and a staged build (scripts/gpu_stage.sh puts the binaries and
 # libraries in .gpu/). Each step has its own time limit and its own log in
 # ${OUT:-/tmp/strata-gpu}; a summary table is printed last.
-#   bash scripts/gpu_check.sh [steps...]   steps: info symbols tests sweep kernels allreduce latency torch sanitizer
+#   bash scripts/gpu_check.sh [steps...]   steps: info symbols tests sweep sanitizer_quick kernels allreduce latency torch sanitizer
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/strata-gpu}
@@ -59,6 +59,11 @@ for s in $steps; do
       step latency 120 "$G/bin/cuda_allreduce_bench" --ranks 2 --min 8 --max 8 --latency-iters 1000 --graph ;;
     torch)
       step torch 240 python3 tests/cuda/torch_dropin.py --lib "$G/lib/libnccl.so.2" ;;
+    sanitizer_quick)  # memcheck on the short GPU tests, racecheck and synccheck on a send/recv ring
+      cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+      step memcheck 300 "$cs" --tool memcheck --error-exitcode 1 "$G/bin/test_cuda" \
+        --gtest_filter='CudaKernels.ConvertMatchesTheHostConversions:CudaKernels.BlockQuantizeRoundTrip:CudaKernels.RejectsBadArguments:GpuCollectives.SendRecvRing:GpuCollectives.StreamOrdering:GpuCollectives.GraphCaptureOfAllReduce:GpuCollectives.MemAllocBuffers'
+      step racecheck 200 "$cs" --tool racecheck --error-exitcode 1 "$G/bin/test_cuda" --gtest_filter='GpuCollectives.SendRecvRing' ;;
     sanitizer)
       step sanitizer 400 bash tests/cuda/compute_sanitizer.sh "$G/bin/test_cuda" "$G/bin/cuda_kernel_bench" ;;
   esac

@@ -46,7 +46,12 @@ struct BlockCtx {
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
     return t;
   }
-  __device__ void pause() { __nanosleep(100); }
+  // Poll at full speed first (a peer's data usually lands within a few
+  // microseconds), then back off so that long waits leave the memory
+  // system to the ranks doing work.
+  __device__ void pause(uint64_t spins) {
+    if (spins > 2048) __nanosleep(spins > 65536 ? 1000 : 100);
+  }
   __device__ void setError(int32_t* word, int32_t code) {
     if (word != nullptr) atomicCAS(reinterpret_cast<int*>(word), 0, code);
   }

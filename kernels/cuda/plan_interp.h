@@ -8,7 +8,7 @@
 // Ctx provides: tid(), nthreads(), barrier(), loadAcquire / storeRelease of a
 // 64-bit counter, loadVolatile / storeVolatile of an LL line (the flag
 // travels in the same 8-byte access as the data, so no fence), nowNs(),
-// pause(), setError(word, code).
+// pause(spins) (called on the spins-th poll of a wait), setError(word, code).
 #pragma once
 
 #include "kernels/cuda/device_plan.h"
@@ -35,7 +35,11 @@ struct ChunkState {
 };
 
 inline constexpr int kUnitBytes = 16;  // one vector load/store
-inline constexpr int kUnroll = 4;      // units each thread has in flight
+inline constexpr int kUnroll = 4;      // units each thread has in flight (library kernels)
+#ifndef STRATA_PLAN_UNROLL
+#define STRATA_PLAN_UNROLL 6
+#endif
+inline constexpr int kPlanUnroll = STRATA_PLAN_UNROLL;  // ... in the plan kernel
 
 // 16 bytes as four 32-bit words. Every access below uses compile-time word
 // and byte positions (loops are unrolled, partial units are masked rather
@@ -101,16 +105,17 @@ STRATA_HD bool waitFailed(Ctx& ctx, const DevLaunch& L, uint64_t start, uint64_t
 }
 
 // ---- Element work on a unit of up to 16 bytes.
+// Returns the unit's result; a and b are taken by value so that a caller
+// may keep the result in a's registers.
 template <DataType D, ReduceOp Op>
-STRATA_HD void computeUnit(const DevReduction& red, uint16_t flags, const Unit& a, const Unit& b,
-                           Unit& out, int nbytes) {
+STRATA_HD Unit computeUnit(const DevReduction& red, uint16_t flags, Unit a, Unit b, int nbytes) {
   using E = Elem<D>;
   using S = typename E::S;
   using C = typename E::C;
   using A = Arith<C>;
   constexpr int kPer = kUnitBytes / int(sizeof(S));
   const C scale = A::scale(red);
-  out = Unit{{0, 0, 0, 0}};
+  Unit out{{0, 0, 0, 0}};
 STRATA_UNROLL
   for (int k = 0; k < kPer; ++k) {
     if (k * int(sizeof(S)) >= nbytes) break;
@@ -125,6 +130,7 @@ STRATA_UNROLL
     if (flags & kPost) y = A::div(y, red.divisor);
     unitSet<S>(out, k, E::store(y));
   }
+  return out;
 }
 
 STRATA_HD bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
@@ -210,7 +216,7 @@ STRATA_HD bool llRead(Ctx& ctx, const DevLaunch& L, const uint64_t* slot, uint32
     while (uint32_t(v >> 32) != flag) {
       if (spins == 0) start = ctx.nowNs();
       if (waitFailed(ctx, L, start, ++spins, code)) return false;
-      ctx.pause();
+      ctx.pause(spins);
       v = ctx.loadVolatile(line);
     }
     d[j] = uint32_t(v);
@@ -246,13 +252,14 @@ STRATA_HD bool processChunk(Ctx& ctx, const DevLaunch& L, const DevStep& s, uint
   uint8_t* dst = (s.flags & kWriteDst) ? L.bases[s.dstBuf] + s.dstOff + done : nullptr;
   const uint64_t units = (n + kUnitBytes - 1) / kUnitBytes;
   const uint64_t nt = uint64_t(ctx.nthreads());
-  // Unit base + k * nt for k < kUnroll: neighbouring threads touch
-  // neighbouring 16-byte units (coalesced), each with kUnroll loads in flight.
-  for (uint64_t base = uint64_t(ctx.tid()); base < units; base += nt * kUnroll) {
-    Unit a[kUnroll], b[kUnroll], y[kUnroll];
-    int len[kUnroll];
+  // Unit base + k * nt for k < kPlanUnroll: neighbouring threads touch
+  // neighbouring 16-byte units (coalesced), each with kPlanUnroll loads of
+  // each operand in flight.
+  for (uint64_t base = uint64_t(ctx.tid()); base < units; base += nt * kPlanUnroll) {
+    Unit a[kPlanUnroll], b[kPlanUnroll];  // a[k] then holds the result
+    int len[kPlanUnroll];
     STRATA_UNROLL
-    for (int k = 0; k < kUnroll; ++k) {
+    for (int k = 0; k < kPlanUnroll; ++k) {
       uint64_t u = base + k * nt;
       len[k] = u < units ? int(n - u * kUnitBytes < kUnitBytes ? n - u * kUnitBytes : kUnitBytes)
                          : 0;
@@ -268,13 +275,13 @@ STRATA_HD bool processChunk(Ctx& ctx, const DevLaunch& L, const DevStep& s, uint
       if (bMem != nullptr) loadUnit(b[k], bMem + off, len[k]);
     }
     STRATA_UNROLL
-    for (int k = 0; k < kUnroll; ++k) {
+    for (int k = 0; k < kPlanUnroll; ++k) {
       if (len[k] == 0) continue;
-      computeUnit<D, Op>(L.red, s.flags, a[k], b[k], y[k], len[k]);
+      a[k] = computeUnit<D, Op>(L.red, s.flags, a[k], b[k], len[k]);
       uint64_t off = (base + k * nt) * kUnitBytes;
-      if (dst != nullptr) storeUnit(dst + off, y[k], len[k]);
-      if (c.outSimple != nullptr) storeUnit(c.outSimple + off, y[k], len[k]);
-      if (c.outLL != nullptr) llWrite(ctx, c.outLL, c.outFlag, off, y[k], len[k]);
+      if (dst != nullptr) storeUnit(dst + off, a[k], len[k]);
+      if (c.outSimple != nullptr) storeUnit(c.outSimple + off, a[k], len[k]);
+      if (c.outLL != nullptr) llWrite(ctx, c.outLL, c.outFlag, off, a[k], len[k]);
     }
   }
   return true;
@@ -305,7 +312,7 @@ STRATA_HD bool prepareChunk(Ctx& ctx, const DevLaunch& L, const DevLane& lane, c
       while (uint32_t(h >> 32) != flag) {
         if (spins == 0) start = ctx.nowNs();
         if (waitFailed(ctx, L, start, ++spins, code)) return false;
-        ctx.pause();
+        ctx.pause(spins);
         h = ctx.loadVolatile(lines);
       }
       size = uint32_t(h);
@@ -316,7 +323,7 @@ STRATA_HD bool prepareChunk(Ctx& ctx, const DevLaunch& L, const DevLane& lane, c
       while (ctx.loadAcquire(&f.header->posted) <= consumed) {
         if (spins == 0) start = ctx.nowNs();
         if (waitFailed(ctx, L, start, ++spins, code)) return false;
-        ctx.pause();
+        ctx.pause(spins);
       }
       size = ctx.loadVolatile(&f.header->sizes[slot]);
       c.inSimple = f.simple + slot * f.slotBytes + f.header->recvOffset;
@@ -336,7 +343,7 @@ STRATA_HD bool prepareChunk(Ctx& ctx, const DevLaunch& L, const DevLane& lane, c
     while (posted - ctx.loadAcquire(&f.header->consumed) >= f.nslots) {
       if (spins == 0) start = ctx.nowNs();
       if (waitFailed(ctx, L, start, ++spins, code)) return false;
-      ctx.pause();
+      ctx.pause(spins);
     }
     uint32_t slot = uint32_t(posted % f.nslots);
     uint64_t cap = ll ? llSlotDataBytes(f.llSlotBytes) : f.slotBytes;

@@ -9,7 +9,7 @@ StatusOr<Placement> placeBuffers(const char* fn, const void* sendbuff, bool useS
                                  const void* recvbuff, bool useRecv) {
   PointerInfo send, recv;
   if (useSend) send = classify(sendbuff);
-  if (useRecv) recv = classify(recvbuff);
+  if (useRecv) recv = useSend && recvbuff == sendbuff ? send : classify(recvbuff);  // in place: once
   const bool sendDev = useSend && needsDevice(send.kind);
   const bool recvDev = useRecv && needsDevice(recv.kind);
   if (!sendDev && !recvDev) return Placement::kHost;

@@ -17,7 +17,7 @@ if [ $? -eq 77 ]; then
   exit 77
 fi
 "$cs" --tool memcheck --error-exitcode 1 "$test_bin" \
-  --gtest_filter='CudaKernels.*:GpuCollectives.SendRecvRing:GpuCollectives.StreamOrdering:GpuCollectives.GraphCaptureOfAllReduce' || exit 1
+  --gtest_filter='CudaKernels.*:GpuCollectives.SendRecvRing:GpuCollectives.StreamOrdering:GpuCollectives.GraphCaptureOfAllReduce:GpuCollectives.MemAllocBuffers' || exit 1
 "$cs" --tool racecheck --error-exitcode 1 "$test_bin" --gtest_filter='GpuCollectives.SendRecvRing' || exit 1
 "$cs" --tool synccheck --error-exitcode 1 "$test_bin" --gtest_filter='GpuCollectives.SendRecvRing' || exit 1
 echo PASS

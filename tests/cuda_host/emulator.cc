@@ -30,7 +30,7 @@ struct HostBlockCtx {
                                      std::chrono::steady_clock::now().time_since_epoch())
                                      .count());
   }
-  void pause() { std::this_thread::yield(); }
+  void pause(uint64_t) { std::this_thread::yield(); }
   void setError(int32_t* word, int32_t code) {
     if (word == nullptr) return;
     int32_t expected = 0;
