@@ -19,7 +19,8 @@ plan::RankPlan buildChainBroadcast(const plan::CollArgs& args,
   const int n = args.nranks;
   for (int ch = 0; ch < options.nchannels; ++ch) {
     const Range share =
-        evenPart(args.count, static_cast<size_t>(options.nchannels), static_cast<size_t>(ch));
+        alignedPart(args.count, static_cast<size_t>(options.nchannels), static_cast<size_t>(ch),
+                    options.alignElems);
     const RankOrder chain = RankOrder::forChannel(n, args.root, ch);
     const int pos = chain.positionOf(args.rank);
     const int next = chain.rankAt(pos + 1);
@@ -27,7 +28,8 @@ plan::RankPlan buildChainBroadcast(const plan::CollArgs& args,
     ProgramBuilder b(ch);
     const size_t slices = pieceCount(share.count, options.maxStepElems);
     for (size_t s = 0; s < slices; ++s) {
-      const Range slice = shifted(evenPart(share.count, slices, s), share.offset);
+      const Range slice =
+          shifted(alignedPart(share.count, slices, s, options.alignElems), share.offset);
       if (pos == 0) {
         if (n > 1) b.send(next, input(slice.offset), slice.count);
         b.copy(input(slice.offset), output(slice.offset), slice.count, false);

@@ -17,7 +17,8 @@ plan::RankPlan buildChainReduce(const plan::CollArgs& args, const plan::PlanOpti
   const int n = args.nranks;
   for (int ch = 0; ch < options.nchannels; ++ch) {
     const Range share =
-        evenPart(args.count, static_cast<size_t>(options.nchannels), static_cast<size_t>(ch));
+        alignedPart(args.count, static_cast<size_t>(options.nchannels), static_cast<size_t>(ch),
+                    options.alignElems);
     // The chain starts right after the root, so the root is at position n-1.
     const int first = RankOrder::forChannel(n, args.root, ch).rankAt(1);
     const RankOrder chain = RankOrder::forChannel(n, first, ch);
@@ -27,7 +28,8 @@ plan::RankPlan buildChainReduce(const plan::CollArgs& args, const plan::PlanOpti
     ProgramBuilder b(ch);
     const size_t slices = pieceCount(share.count, options.maxStepElems);
     for (size_t s = 0; s < slices; ++s) {
-      const Range slice = shifted(evenPart(share.count, slices, s), share.offset);
+      const Range slice =
+          shifted(alignedPart(share.count, slices, s, options.alignElems), share.offset);
       if (n == 1) {
         b.copy(input(slice.offset), output(slice.offset), slice.count, true);
       } else if (pos == 0) {

@@ -15,6 +15,15 @@ Range evenPart(size_t total, size_t parts, size_t index) {
   return r;
 }
 
+Range alignedPart(size_t total, size_t parts, size_t index, size_t grain) {
+  if (grain <= 1) return evenPart(total, parts, index);
+  Range r = evenPart(total / grain, parts, index);
+  r.offset *= grain;
+  r.count *= grain;
+  if (index + 1 == parts) r.count += total % grain;
+  return r;
+}
+
 size_t pieceCount(size_t total, size_t maxPiece) {
   return total / maxPiece + (total % maxPiece != 0 ? 1 : 0);
 }

@@ -16,6 +16,13 @@ struct Range {
 // total % parts parts are one element longer. parts >= 1.
 Range evenPart(size_t total, size_t parts, size_t index);
 
+// The same in whole grains of `grain` elements: every part starts at a
+// multiple of grain, and the last part also takes the total % grain
+// leftover elements. Parts stay within ceil(total / parts) rounded up to a
+// grain, plus the leftover for the last one. grain >= 1; grain 1 is
+// evenPart.
+Range alignedPart(size_t total, size_t parts, size_t index, size_t grain);
+
 // How many pieces of at most maxPiece elements cover total (0 for total 0).
 // maxPiece >= 1.
 size_t pieceCount(size_t total, size_t maxPiece);

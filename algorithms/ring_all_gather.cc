@@ -27,7 +27,8 @@ plan::RankPlan buildRingAllGather(const plan::CollArgs& args, const plan::PlanOp
   }
   for (int ch = 0; ch < options.nchannels; ++ch) {
     const Range share =
-        evenPart(count, static_cast<size_t>(options.nchannels), static_cast<size_t>(ch));
+        alignedPart(count, static_cast<size_t>(options.nchannels), static_cast<size_t>(ch),
+                    options.alignElems);
     const RankOrder ring = RankOrder::forChannel(n, 0, ch);
     const int pos = ring.positionOf(args.rank);
     const int next = ring.rankAt(pos + 1);
@@ -38,7 +39,8 @@ plan::RankPlan buildRingAllGather(const plan::CollArgs& args, const plan::PlanOp
     ProgramBuilder b(ch);
     const size_t slices = pieceCount(share.count, options.maxStepElems);
     for (size_t s = 0; s < slices; ++s) {
-      const Range slice = shifted(evenPart(share.count, slices, s), share.offset);
+      const Range slice =
+          shifted(alignedPart(share.count, slices, s, options.alignElems), share.offset);
       b.send(next, input(slice.offset), slice.count);
       b.copy(input(slice.offset), output(ownBlock + slice.offset), slice.count, false);
       for (int k = 1; k <= n - 2; ++k) {

@@ -24,13 +24,15 @@ namespace strata::algorithms {
 
 namespace {
 
-void addRingAllReduceSlice(ProgramBuilder& b, const RankOrder& ring, int pos, Range slice) {
+void addRingAllReduceSlice(ProgramBuilder& b, const RankOrder& ring, int pos, Range slice,
+                           size_t grain) {
   const int n = ring.nranks();
   const int next = ring.rankAt(pos + 1);
   const int prev = ring.rankAt(pos - 1);
   // The part of the slice owned by the rank at ring position p.
   auto chunk = [&](long long p) {
-    return shifted(evenPart(slice.count, n, static_cast<size_t>(ring.rankAt(p))), slice.offset);
+    return shifted(alignedPart(slice.count, n, static_cast<size_t>(ring.rankAt(p)), grain),
+                   slice.offset);
   };
 
   Range c = chunk(pos - 1);
@@ -62,14 +64,17 @@ plan::RankPlan buildRingAllReduce(const plan::CollArgs& args, const plan::PlanOp
   }
   const size_t maxSlice = saturatingMul(static_cast<size_t>(n), options.maxStepElems);
   for (int ch = 0; ch < options.nchannels; ++ch) {
-    const Range share = evenPart(args.count, static_cast<size_t>(options.nchannels),
-                                 static_cast<size_t>(ch));
+    const Range share = alignedPart(args.count, static_cast<size_t>(options.nchannels),
+                                 static_cast<size_t>(ch),
+                    options.alignElems);
     const RankOrder ring = RankOrder::forChannel(n, 0, ch);
     const int pos = ring.positionOf(args.rank);
     ProgramBuilder b(ch);
     const size_t slices = pieceCount(share.count, maxSlice);
     for (size_t s = 0; s < slices; ++s) {
-      addRingAllReduceSlice(b, ring, pos, shifted(evenPart(share.count, slices, s), share.offset));
+      addRingAllReduceSlice(
+          b, ring, pos, shifted(alignedPart(share.count, slices, s, options.alignElems), share.offset),
+          options.alignElems);
     }
     b.finishInto(plan);
   }

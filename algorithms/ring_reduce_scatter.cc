@@ -26,7 +26,8 @@ plan::RankPlan buildRingReduceScatter(const plan::CollArgs& args,
   }
   for (int ch = 0; ch < options.nchannels; ++ch) {
     const Range share =
-        evenPart(count, static_cast<size_t>(options.nchannels), static_cast<size_t>(ch));
+        alignedPart(count, static_cast<size_t>(options.nchannels), static_cast<size_t>(ch),
+                    options.alignElems);
     const RankOrder ring = RankOrder::forChannel(n, 0, ch);
     const int pos = ring.positionOf(args.rank);
     const int next = ring.rankAt(pos + 1);
@@ -38,7 +39,8 @@ plan::RankPlan buildRingReduceScatter(const plan::CollArgs& args,
     ProgramBuilder b(ch);
     const size_t slices = pieceCount(share.count, options.maxStepElems);
     for (size_t s = 0; s < slices; ++s) {
-      const Range slice = shifted(evenPart(share.count, slices, s), share.offset);
+      const Range slice =
+          shifted(alignedPart(share.count, slices, s, options.alignElems), share.offset);
       b.send(next, input(blockAt(pos - 1, slice)), slice.count);
       for (int t = 1; t <= n - 2; ++t) {
         b.recvReduceSend(prev, next, input(blockAt(pos - 1 - t, slice)), slice.count);

@@ -21,6 +21,7 @@ namespace strata {
 namespace {
 
 constexpr size_t kPlanCacheLimit = 512;
+constexpr size_t kPlanAlignBytes = 64;
 constexpr int kMaxChannels = 32;
 
 struct ParamsWire {
@@ -350,7 +351,12 @@ StatusOr<std::shared_ptr<const plan::RankPlan>> Communicator::planFor(const plan
   plan::PlanOptions po;
   po.nchannels = device ? params_.deviceChannels : params_.nchannels;
   po.p2pChannel = po.nchannels;
+  // Shares and chunks on 64-byte boundaries: kernels (host SIMD, the
+  // device's 16-byte vectors) then move whole aligned vectors everywhere
+  // but the tail. Steps hold whole grains.
+  po.alignElems = std::max<size_t>(1, kPlanAlignBytes / elemSize);
   po.maxStepElems = std::max<size_t>(1, params_.stepBytes / elemSize);
+  if (po.maxStepElems >= po.alignElems) po.maxStepElems -= po.maxStepElems % po.alignElems;
   std::string algo = algoOverride_;
   auto available = algorithms::availableAlgorithms(args.type);
   if (!algo.empty() && std::find(available.begin(), available.end(), algo) == available.end()) {

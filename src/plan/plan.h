@@ -157,6 +157,10 @@ struct PlanOptions {
   int nchannels = 1;        // collective channels 0..nchannels-1
   int p2pChannel = 1;       // channel used by point-to-point programs
   size_t maxStepElems = 1;  // largest count of one step; also the pipelining grain
+  // Channel shares, slices and ring chunks start at multiples of this many
+  // elements (so that kernels move whole aligned vectors); maxStepElems is
+  // a multiple of it.
+  size_t alignElems = 1;
 };
 
 }  // namespace strata::plan
