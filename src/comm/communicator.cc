@@ -48,9 +48,6 @@ struct ParamsWire {
 // the ranks on the fullest GPU share its multiprocessors; the device FIFOs
 // (one per channel and peer) stay within kDeviceFifoBudget per rank.
 constexpr int kMaxDeviceChannels = 63;  // plus the send/recv channel: 64 FIFO channels
-// Derived counts stop here: on an H100, 2 ranks sharing the GPU moved 190
-// GB/s with 32 channels each and 120 GB/s with 63 (docs/PERFORMANCE.md).
-constexpr int kMaxDerivedDeviceChannels = 32;
 constexpr uint64_t kDeviceFifoBudget = 512ull << 20;
 
 int agreeDeviceChannels(const std::vector<ParamsWire>& all, uint64_t fifoBytesPerPeerChannel) {
@@ -67,7 +64,6 @@ int agreeDeviceChannels(const std::vector<ParamsWire>& all, uint64_t fifoBytesPe
     for (const auto& q : all) sharing += q.gpuKey == all[r].gpuKey ? 1 : 0;
     channels = std::min(channels, std::max(1, all[r].multiprocessors / std::max(1, sharing)));
   }
-  if (automatic) channels = std::min(channels, kMaxDerivedDeviceChannels);
   if (automatic && fifoBytesPerPeerChannel > 0) {
     uint64_t fit = kDeviceFifoBudget / (fifoBytesPerPeerChannel * static_cast<uint64_t>(n));
     channels = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(channels), std::max<uint64_t>(1, fit)));

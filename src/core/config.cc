@@ -93,9 +93,8 @@ const std::vector<Setting> kSettings = {
      "collectives on device (GPU) buffers run on the CUDA executor, and communicators set up device "
      "FIFOs at creation where every rank has a GPU; 0: device buffers are refused"},
     {"STRATA_CUDA_NCHANNELS", nullptr, T::kInt, "0",
-     "channels (thread blocks) of collectives on device buffers, at most 63; 0 derives it: at "
-     "most 32, the GPU's multiprocessors shared by the ranks on it, and a 512 MiB bound on "
-     "device FIFOs"},
+     "channels (thread blocks) of collectives on device buffers, at most 63; 0 derives it from "
+     "the GPU's multiprocessors shared by the ranks on it and a 512 MiB bound on device FIFOs"},
     {"STRATA_CUDA_NSLOTS", nullptr, T::kInt, "4", "slots per device FIFO (2..16)"},
     {"STRATA_CUDA_SLOT_BYTES", nullptr, T::kInt, "262144",
      "bytes per slot of a device FIFO (simple protocol)"},
