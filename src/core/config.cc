@@ -96,7 +96,7 @@ const std::vector<Setting> kSettings = {
      "channels (thread blocks) of collectives on device buffers, at most 63; 0 derives it from "
      "the GPU's multiprocessors shared by the ranks on it and a 512 MiB bound on device FIFOs"},
     {"STRATA_CUDA_NSLOTS", nullptr, T::kInt, "4", "slots per device FIFO (2..16)"},
-    {"STRATA_CUDA_SLOT_BYTES", nullptr, T::kInt, "262144",
+    {"STRATA_CUDA_SLOT_BYTES", nullptr, T::kInt, "524288",
      "bytes per slot of a device FIFO (simple protocol)"},
     {"STRATA_CUDA_LL_SLOT_BYTES", nullptr, T::kInt, "65536",
      "bytes per slot of a device FIFO's LL (low-latency) area"},
