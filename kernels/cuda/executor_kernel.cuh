@@ -10,30 +10,33 @@
 
 namespace strata::cuda_kernels {
 
-// A thread block as the interpreter's execution context. Fences are at
-// GPU scope when every peer of the launch runs on this GPU (ranks sharing
-// it, in this process or through CUDA IPC), at system scope otherwise
-// (peers on other GPUs).
+// A thread block as the interpreter's execution context. Counters are
+// read with acquire loads and published with release stores (no full
+// fence), at GPU scope when every peer of the launch runs on this GPU
+// (ranks sharing it, in this process or through CUDA IPC) and at system
+// scope otherwise (peers on other GPUs). Thread 0 publishes after a block
+// barrier: the barrier orders the other threads' writes before the
+// release, which is cumulative.
 struct BlockCtx {
   bool systemScope;
   __device__ int tid() const { return threadIdx.x; }
   __device__ int nthreads() const { return blockDim.x; }
   __device__ void barrier() { __syncthreads(); }
-  __device__ void fence() {
-    if (systemScope) {
-      __threadfence_system();
-    } else {
-      __threadfence();
-    }
-  }
   __device__ uint64_t loadAcquire(const uint64_t* p) {
-    uint64_t v = *reinterpret_cast<const volatile uint64_t*>(p);
-    fence();
+    uint64_t v;
+    if (systemScope) {
+      asm volatile("ld.acquire.sys.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    } else {
+      asm volatile("ld.acquire.gpu.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+    }
     return v;
   }
   __device__ void storeRelease(uint64_t* p, uint64_t v) {
-    fence();
-    *reinterpret_cast<volatile uint64_t*>(p) = v;
+    if (systemScope) {
+      asm volatile("st.release.sys.u64 [%0], %1;" : : "l"(p), "l"(v) : "memory");
+    } else {
+      asm volatile("st.release.gpu.u64 [%0], %1;" : : "l"(p), "l"(v) : "memory");
+    }
   }
   __device__ uint64_t loadVolatile(const uint64_t* p) {
     return *reinterpret_cast<const volatile uint64_t*>(p);
