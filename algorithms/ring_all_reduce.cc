@@ -65,16 +65,15 @@ plan::RankPlan buildRingAllReduce(const plan::CollArgs& args, const plan::PlanOp
   const size_t maxSlice = saturatingMul(static_cast<size_t>(n), options.maxStepElems);
   for (int ch = 0; ch < options.nchannels; ++ch) {
     const Range share = alignedPart(args.count, static_cast<size_t>(options.nchannels),
-                                 static_cast<size_t>(ch),
-                    options.alignElems);
+                                    static_cast<size_t>(ch), options.alignElems);
     const RankOrder ring = RankOrder::forChannel(n, 0, ch);
     const int pos = ring.positionOf(args.rank);
     ProgramBuilder b(ch);
     const size_t slices = pieceCount(share.count, maxSlice);
     for (size_t s = 0; s < slices; ++s) {
-      addRingAllReduceSlice(
-          b, ring, pos, shifted(alignedPart(share.count, slices, s, options.alignElems), share.offset),
-          options.alignElems);
+      const Range slice =
+          shifted(alignedPart(share.count, slices, s, options.alignElems), share.offset);
+      addRingAllReduceSlice(b, ring, pos, slice, options.alignElems);
     }
     b.finishInto(plan);
   }

@@ -32,7 +32,7 @@ for s in $steps; do
         python3 -c "import torch; print(\"torch\", torch.__version__, \"built with NCCL\", torch.cuda.nccl.version())"
         python3 scripts/elf_symbols.py --undefined "$tl" --prefix nccl > "$0/torch_nccl.txt"
         python3 scripts/elf_symbols.py --defined '"$G"'/lib/libnccl.so.2 --prefix nccl > "$0/ours.txt"
-        echo "missing:"; comm -23 "$0/torch_nccl.txt" "$0/ours.txt"
+        echo "missing:"; LC_ALL=C comm -23 "$0/torch_nccl.txt" "$0/ours.txt"
         h=$(find / -name nccl.h -path "*nvidia*" 2>/dev/null | head -1); [ -n "$h" ] && cp "$h" "$0/nccl_torch.h"
         true' "$OUT" ;;
     tests)
@@ -43,12 +43,13 @@ for s in $steps; do
       for c in ${CHANNELS:-8 16 32}; do
         step "allreduce_c$c" 120 "$G/bin/cuda_allreduce_bench" --ranks 2 --channels "$c" --min 1M --max 256M --iters 20
       done ;;
-    sweep)  # bandwidth over device channels and slot sizes, latency over block sizes
-      for c in 32 63; do
-        for slot in 65536 131072 262144; do
-          TAILN=3 step "bw_c${c}_s${slot}" 60 env STRATA_CUDA_SLOT_BYTES=$slot \
-            "$G/bin/cuda_allreduce_bench" --ranks 2 --channels "$c" --min 64M --max 256M --iters 20
-        done
+    sweep)  # bandwidth over channels x slot bytes x slots (docs/PERFORMANCE.md), latency over block sizes
+      for cfg in 32:65536:4 32:131072:4 32:262144:4 63:262144:4 63:524288:4 63:1048576:4 \
+                 63:262144:8 63:524288:8; do
+        IFS=: read -r c slot nslots <<< "$cfg"
+        TAILN=3 step "bw_c${c}_s${slot}_n${nslots}" 60 env STRATA_CUDA_SLOT_BYTES="$slot" \
+          STRATA_CUDA_NSLOTS="$nslots" \
+          "$G/bin/cuda_allreduce_bench" --ranks 2 --channels "$c" --min 64M --max 256M --iters 20
       done
       for t in 128 256 512; do
         TAILN=4 step "lat_t$t" 60 env STRATA_CUDA_THREADS=$t \
@@ -59,7 +60,7 @@ for s in $steps; do
       step latency 120 "$G/bin/cuda_allreduce_bench" --ranks 2 --min 8 --max 8 --latency-iters 1000 --graph ;;
     torch)
       step torch 240 python3 tests/cuda/torch_dropin.py --lib "$G/lib/libnccl.so.2" ;;
-    sanitizer_quick)  # memcheck on the short GPU tests, racecheck and synccheck on a send/recv ring
+    sanitizer_quick)  # memcheck on the short GPU tests, racecheck on a send/recv ring
       cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
       step memcheck 300 "$cs" --tool memcheck --error-exitcode 1 "$G/bin/test_cuda" \
         --gtest_filter='CudaKernels.ConvertMatchesTheHostConversions:CudaKernels.BlockQuantizeRoundTrip:CudaKernels.RejectsBadArguments:GpuCollectives.SendRecvRing:GpuCollectives.StreamOrdering:GpuCollectives.GraphCaptureOfAllReduce:GpuCollectives.MemAllocBuffers'

@@ -118,7 +118,7 @@ struct DevLaunch {
   const volatile int32_t* abortFlag = nullptr;  // host-mapped; nonzero: stop
   int32_t* error = nullptr;  // first DevError of the launch (device memory)
   uint64_t timeoutNs = 0;    // a wait longer than this fails the launch
-  uint32_t systemScope = 1;  // 0: every peer is on this GPU, fences at GPU scope
+  uint32_t systemScope = 1;  // 0: every peer is on this GPU, acquire/release at GPU scope
 };
 
 }  // namespace strata::cuda_kernels

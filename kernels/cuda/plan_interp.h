@@ -135,22 +135,22 @@ STRATA_UNROLL
 
 STRATA_HD bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
-// Up to 16 bytes, bytes past nbytes read as zero.
-STRATA_HD void loadBytes(Unit& u, const uint8_t* p, int nbytes) {
+// Up to 16 bytes one at a time (tails and unaligned units), bytes past
+// nbytes read as zero. Volatile: FIFO bytes may come from another SM.
+STRATA_HD void loadBytes(Unit& u, const volatile uint8_t* p, int nbytes) {
   u = Unit{{0, 0, 0, 0}};
   STRATA_UNROLL
   for (int i = 0; i < kUnitBytes; ++i) {
     if (i < nbytes) u.w[i >> 2] |= uint32_t(p[i]) << (8 * (i & 3));
   }
 }
+#if defined(__CUDA_ARCH__)
+__device__ __forceinline__ Unit unitOf(uint4 v) { return Unit{{v.x, v.y, v.z, v.w}}; }
+#endif
 STRATA_HD void loadUnit(Unit& u, const uint8_t* p, int nbytes) {
   if (nbytes == kUnitBytes && aligned16(p)) {
 #if defined(__CUDA_ARCH__)
-    uint4 v = *reinterpret_cast<const uint4*>(p);
-    u.w[0] = v.x;
-    u.w[1] = v.y;
-    u.w[2] = v.z;
-    u.w[3] = v.w;
+    u = unitOf(*reinterpret_cast<const uint4*>(p));
 #else
     std::memcpy(u.w, p, kUnitBytes);
 #endif
@@ -163,19 +163,9 @@ STRATA_HD void loadUnit(Unit& u, const uint8_t* p, int nbytes) {
 STRATA_HD void loadFifoUnit(Unit& u, const uint8_t* p, int nbytes) {
 #if defined(__CUDA_ARCH__)
   if (nbytes == kUnitBytes && aligned16(p)) {
-    uint4 v = __ldcg(reinterpret_cast<const uint4*>(p));
-    u.w[0] = v.x;
-    u.w[1] = v.y;
-    u.w[2] = v.z;
-    u.w[3] = v.w;
+    u = unitOf(__ldcg(reinterpret_cast<const uint4*>(p)));
   } else {
-    u = Unit{{0, 0, 0, 0}};
-    STRATA_UNROLL
-    for (int i = 0; i < kUnitBytes; ++i) {
-      if (i < nbytes) {
-        u.w[i >> 2] |= uint32_t(*reinterpret_cast<const volatile uint8_t*>(p + i)) << (8 * (i & 3));
-      }
-    }
+    loadBytes(u, p, nbytes);
   }
 #else
   loadUnit(u, p, nbytes);
@@ -406,10 +396,10 @@ STRATA_HD int32_t runLane(Ctx& ctx, const DevLaunch& L, const DevLane& lane, Chu
       if (shared.error != kDevOk) break;
       int32_t code = kDevOk;
       if (!processChunk<D, Op>(ctx, L, s, done, shared, &code)) shared.error = code;
-      // Thread 0 publishes after the barrier with a release (storeRelease):
-      // the barrier orders every thread's writes before it, and the fence
-      // is cumulative, so one fence per chunk covers the whole block. LL
-      // lines carry their own flags and need none.
+      // Thread 0 publishes after the barrier with a release store
+      // (storeRelease): the barrier orders every thread's writes before it
+      // and the release is cumulative, so one per chunk covers the whole
+      // block. LL lines carry their own flags and need none.
       ctx.barrier();
       if (shared.error != kDevOk) break;
       if (ctx.tid() == 0) finishChunk(ctx, L, lane, s, shared);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <sched.h>
 #include <unistd.h>
 #include <thread>
@@ -51,22 +52,21 @@ constexpr int kMaxDeviceChannels = 63;  // plus the send/recv channel: 64 FIFO c
 constexpr uint64_t kDeviceFifoBudget = 512ull << 20;
 
 int agreeDeviceChannels(const std::vector<ParamsWire>& all, uint64_t fifoBytesPerPeerChannel) {
-  const int n = static_cast<int>(all.size());
+  std::map<uint64_t, int> ranksOnGpu;
+  for (const auto& p : all) ++ranksOnGpu[p.gpuKey];
   int channels = kMaxDeviceChannels;
   bool automatic = true;
-  for (int r = 0; r < n; ++r) {
-    if (all[r].deviceChannelsSetting > 0) {
+  for (const auto& p : all) {
+    if (p.deviceChannelsSetting > 0) {
       automatic = false;
-      channels = std::min(channels, all[r].deviceChannelsSetting);
-      continue;
+      channels = std::min(channels, p.deviceChannelsSetting);
+    } else {
+      channels = std::min(channels, std::max(1, p.multiprocessors / ranksOnGpu[p.gpuKey]));
     }
-    int sharing = 0;
-    for (const auto& q : all) sharing += q.gpuKey == all[r].gpuKey ? 1 : 0;
-    channels = std::min(channels, std::max(1, all[r].multiprocessors / std::max(1, sharing)));
   }
   if (automatic && fifoBytesPerPeerChannel > 0) {
-    uint64_t fit = kDeviceFifoBudget / (fifoBytesPerPeerChannel * static_cast<uint64_t>(n));
-    channels = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(channels), std::max<uint64_t>(1, fit)));
+    const uint64_t fit = kDeviceFifoBudget / (fifoBytesPerPeerChannel * all.size());
+    channels = static_cast<int>(std::min<uint64_t>(channels, std::max<uint64_t>(1, fit)));
   }
   return std::clamp(channels, 1, kMaxDeviceChannels);
 }

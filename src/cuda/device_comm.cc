@@ -190,7 +190,7 @@ struct DeviceComm::Impl {
   cudaStream_t uploadStream = nullptr;
   uint64_t llMaxBytes = 0;
   int threads = 512;
-  bool allOnThisGpu = false;  // every rank uses this GPU: GPU-scope fences suffice
+  bool allOnThisGpu = false;  // every rank uses this GPU: GPU-scope acquire/release suffice
 
   std::mutex mu;  // guards the members below
   std::map<std::string, LoweredEntry> lowered;

@@ -372,6 +372,16 @@ TEST(GpuThreads, RanksAsThreads) {
       ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
       std::vector<DeviceBuffer> bufs;
       for (size_t count : counts) bufs.emplace_back(count * 4);
+      // A rank that fails an assertion and returns early leaves the barrier
+      // (before its buffers go: declared after them), so the others do
+      // not wait for it.
+      struct LeaveOnEarlyReturn {
+        std::barrier<>& b;
+        bool arrived = false;
+        ~LeaveOnEarlyReturn() {
+          if (!arrived) b.arrive_and_drop();
+        }
+      } leave{allDone};
       for (size_t k = 0; k < counts.size(); ++k) {
         const size_t count = counts[k];
         std::vector<int32_t> v(count, r + 1);
@@ -385,6 +395,7 @@ TEST(GpuThreads, RanksAsThreads) {
         ASSERT_EQ(cudaMemcpy(v.data(), bufs[k].get(), count * 4, cudaMemcpyDeviceToHost), cudaSuccess);
         for (size_t i = 0; i < count; i += 997) ASSERT_EQ(v[i], n * (n + 1) / 2) << "count " << count;
       }
+      leave.arrived = true;
       allDone.arrive_and_wait();
       bufs.clear();
       cudaStreamDestroy(s);
