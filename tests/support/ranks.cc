@@ -21,7 +21,23 @@ struct Watchdog::State {
   std::thread thread;
 };
 
+// Sanitized builds run several times slower (ThreadSanitizer most); a
+// deadline meant to catch hangs stretches with them, so a test that is only
+// slow there does not fail as hung.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr int kSanitizerSlowdown = 2;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+constexpr int kSanitizerSlowdown = 2;
+#else
+constexpr int kSanitizerSlowdown = 1;
+#endif
+#else
+constexpr int kSanitizerSlowdown = 1;
+#endif
+
 Watchdog::Watchdog(int seconds, std::string what) : state_(new State) {
+  seconds *= kSanitizerSlowdown;
   State* s = state_;
   s->thread = std::thread([s, seconds, what = std::move(what)] {
     std::unique_lock<std::mutex> lock(s->mu);
