@@ -291,7 +291,17 @@ Status submit(PendingOp&& op) {
     ts.group.ops.push_back(std::move(op));
     return Status::Ok();
   }
-  // A call outside a group: a group of one, in a vector kept per thread.
+  // A call outside a group. A small all-reduce on host memory goes to the
+  // low-latency protocol straight away; anything else runs as a group of
+  // one, in a vector kept per thread.
+  if (!op.onDevice && op.comm->useLowLatency(op.args, op.type)) {
+    Communicator* c = op.comm;
+    c->enterOperation();
+    Status s = exec::runLowLatencyCall(
+        *c, exec::LowLatencyTask{op.args.count, op.buffers, op.type, op.reduction}, ts.scratch.runs);
+    c->leaveOperation();
+    return s;
+  }
   std::vector<PendingOp>& one = ts.scratch.one;
   one.clear();
   one.push_back(std::move(op));

@@ -204,7 +204,8 @@ class LaneRunner {
 };
 
 struct CommRun {
-  RankWork* work = nullptr;
+  RankWork* work = nullptr;  // null for an adopted run
+  Communicator* rankComm = nullptr;
   size_t phase = 0;
   std::vector<LaneRunner> lanes;
   PhaseRunner* special = nullptr;  // the phase's own protocol, if it has one
@@ -249,6 +250,7 @@ struct CommRun {
   // Prepares for a new run of `w`, keeping the memory of earlier runs.
   void reset(RankWork* w) {
     work = w;
+    rankComm = w != nullptr ? w->comm : nullptr;
     phase = 0;
     lanes.clear();
     special = nullptr;
@@ -258,14 +260,21 @@ struct CommRun {
     targeted.clear();
     finished = false;
   }
-  Communicator& comm() { return *work->comm; }
+  // A run of one phase that is already under way, driven by `runner`
+  // (runLowLatencyCall): no RankWork behind it, finished once it is done.
+  void adopt(Communicator* c, PhaseRunner* runner) {
+    reset(nullptr);
+    rankComm = c;
+    special = runner;
+  }
+  Communicator& comm() { return *rankComm; }
   void startPhase() {
     lanes.clear();
     special = nullptr;
     singleCopy.reset();
     referenced.clear();
     targeted.clear();
-    if (phase >= work->phases.size()) {
+    if (work == nullptr || phase >= work->phases.size()) {
       finished = true;
       return;
     }
@@ -751,6 +760,9 @@ Status runLoop(std::vector<CommRun>& runs) {
 
 struct RunCache::Runs {
   std::vector<CommRun> runs;
+  // runLowLatencyCall's: the runner, and a run of one to wait in.
+  LowLatencyRunner lowLatency;
+  std::vector<CommRun> waiting = std::vector<CommRun>(1);
 };
 
 RunCache::RunCache() : runs_(std::make_unique<Runs>()) {}
@@ -790,6 +802,36 @@ Status runHostWork(std::vector<RankWork>& work, RunCache& cache) {
       }
     }
   }
+  return status;
+}
+
+Status runLowLatencyCall(Communicator& comm, const LowLatencyTask& task, RunCache& cache) {
+  RunCache::Runs& cached = *cache.runs_;
+  LowLatencyRunner& runner = cached.lowLatency;
+  runner.start(&comm, task);
+  // The peers' messages usually arrive within a few polls: poll here, with
+  // none of the waiting machinery, and hand over to it only after that. A
+  // rank that may not busy-poll (it shares its core) looks once and goes
+  // straight to the loop, which yields.
+  const int quickPolls = comm.busyPollTime().count() > 0 ? 64 : 1;
+  Status status;
+  for (int poll = 0; poll < quickPolls; ++poll) {
+    StatusOr<bool> moved = runner.advance();
+    if (!moved.ok()) {
+      status = moved.status();
+      break;
+    }
+    if (runner.done()) return Status::Ok();
+    cpuRelax();
+  }
+  if (status.ok()) {
+    std::vector<CommRun>& runs = cached.waiting;
+    runs[0].adopt(&comm, &runner);
+    status = runLoop(runs);
+    runs[0].reset(nullptr);
+    if (status.ok()) return status;
+  }
+  comm.recordError(status);
   return status;
 }
 

@@ -193,30 +193,41 @@ TEST(Faults, MissingRankTimesOutInsteadOfHanging) {
 }
 
 // A collective whose peer never joins: ncclCommAbort from another thread
-// ends it promptly with an error.
-TEST(Faults, AbortEndsABlockedCollective) {
-  Watchdog dog(60, "AbortEndsABlockedCollective");
+// ends it promptly with an error. `count` floats: 2 takes the low-latency
+// protocol (run directly, outside the general executor loop), 65536 the FIFO
+// path.
+void abortEndsABlockedCollective(size_t count) {
   ncclUniqueId id;
   NCCL_OK(ncclGetUniqueId(&id));
   ncclComm_t comms[2] = {nullptr, nullptr};
   runThreads(2, [&](int rank) { NCCL_OK(ncclCommInitRank(&comms[rank], 2, id, rank)); });
   std::atomic<bool> returned{false};
   ncclResult_t rc = ncclSuccess;
-  std::vector<float> buf(1 << 16, 1.0f);
+  std::vector<float> buf(count, 1.0f);
   std::thread blocked([&] {
     // Rank 1 never calls all-reduce.
     rc = ncclAllReduce(buf.data(), buf.data(), buf.size(), ncclFloat, ncclSum, comms[0], nullptr);
     returned = true;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_FALSE(returned.load());
+  EXPECT_FALSE(returned.load()) << count << " floats";
   auto start = std::chrono::steady_clock::now();
   NCCL_OK(ncclCommAbort(comms[0]));
   blocked.join();
   EXPECT_TRUE(returned.load());
-  EXPECT_NE(rc, ncclSuccess);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_NE(rc, ncclSuccess) << count << " floats";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10)) << count << " floats";
   NCCL_OK(ncclCommAbort(comms[1]));
+}
+
+TEST(Faults, AbortEndsABlockedCollective) {
+  Watchdog dog(60, "AbortEndsABlockedCollective");
+  abortEndsABlockedCollective(1 << 16);
+}
+
+TEST(Faults, AbortEndsABlockedSmallCollective) {
+  Watchdog dog(60, "AbortEndsABlockedSmallCollective");
+  abortEndsABlockedCollective(2);
 }
 
 TEST(Faults, StalledPeerGivesATimeoutError) {
