@@ -465,6 +465,7 @@ StatusOr<SendConnection*> Manager::send(int peer, int channel) {
   auto index = static_cast<uint32_t>(memoryIndex(rank_, peer) * nchannels_ + channel);
   STRATA_RETURN_IF_ERROR(seg->reserveFifo(index));
   STRATA_ASSIGN_OR_RETURN(FifoView fifo, seg->fifo(index));
+  seg->populateFifo(index);
   MemoryLinkInfo info;
   info.transportName = kindName(kinds_[peer]);
   info.peer = peer;
@@ -491,6 +492,7 @@ StatusOr<RecvConnection*> Manager::recv(int peer, int channel) {
   }
   auto index = static_cast<uint32_t>(memoryIndex(peer, rank_) * nchannels_ + channel);
   STRATA_ASSIGN_OR_RETURN(FifoView fifo, own_->fifo(index));
+  own_->populateFifo(index);
   std::shared_ptr<Segment> senderSeg = peer == rank_ ? own_ : peerSegments_[peer];
   MemoryLinkInfo info;
   info.transportName = kindName(kinds_[peer]);

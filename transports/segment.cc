@@ -169,6 +169,33 @@ Status Segment::reserveFifo(uint32_t index) {
   return Status::Ok();
 }
 
+namespace {
+
+// Maps [p, p + bytes) into this process with MADV_POPULATE_WRITE (Linux
+// 5.14). Older kernels refuse it and the pages fault in on first use, as
+// they always did. (Reading each page instead could raise SIGBUS on a full
+// /dev/shm, where this call returns an error.)
+void populate(char* p, size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  auto first = reinterpret_cast<uintptr_t>(p) / page * page;
+  auto end = (reinterpret_cast<uintptr_t>(p) + bytes + page - 1) / page * page;
+  if (end > first) madvise(reinterpret_cast<void*>(first), end - first, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
+}  // namespace
+
+void Segment::populateFifo(uint32_t index) {
+  const SegmentHeader& h = header();
+  if (index >= h.nfifos) return;
+  populate(base_ + kSegmentHeaderBytes + static_cast<size_t>(index) * h.strideBytes,
+           h.strideBytes);
+}
+
 StatusOr<char*> Segment::rawRegion(uint32_t index, size_t bytes) {
   const SegmentHeader& h = header();
   if (index >= h.nfifos) return InternalError("FIFO ", index, " out of range");
@@ -184,6 +211,7 @@ StatusOr<char*> Segment::rawRegion(uint32_t index, size_t bytes) {
                         rc);
     }
   }
+  populate(base_ + off, bytes);
   return base_ + off;
 }
 

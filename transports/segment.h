@@ -66,8 +66,15 @@ class Segment {
   // out of /dev/shm is an error here instead of a SIGBUS on first write.
   Status reserveFifo(uint32_t index);
   // The first `bytes` of FIFO `index`'s memory as raw memory (a mailbox for
-  // protocols that put flags in the data), reserved like reserveFifo.
+  // protocols that put flags in the data), reserved like reserveFifo and
+  // populated like populateFifo.
   StatusOr<char*> rawRegion(uint32_t index, size_t bytes);
+  // Maps the pages of FIFO `index` into this process now, instead of one
+  // page fault at a time as the ring of slots first comes round to them:
+  // under virtualisation each such fault costs microseconds, and the first
+  // calls that use a connection paid thousands of them. Best effort (the
+  // pages fault in as before where the kernel refuses).
+  void populateFifo(uint32_t index);
   bool isShared() const { return shared_; }
   const std::string& name() const { return name_; }
   // Removes the shm name (the mappings stay valid). Idempotent.

@@ -76,11 +76,12 @@ const std::vector<Setting> kSettings = {
     {"STRATA_SINGLE_COPY", nullptr, T::kString, "auto",
      "large all-reduce, reduce-scatter, all-gather and broadcast read peers' buffers directly: "
      "auto (ranks of one process at any size; ranks in several processes of one host with "
-     "cross-memory attach below STRATA_SINGLE_COPY_CMA_MAX_BYTES), 1 (at any size on one host) "
-     "or 0 (never)"},
-    {"STRATA_SINGLE_COPY_CMA_MAX_BYTES", nullptr, T::kInt, "8388608",
+     "cross-memory attach below STRATA_SINGLE_COPY_CMA_MAX_BYTES, by default never), 1 (at any "
+     "size on one host) or 0 (never)"},
+    {"STRATA_SINGLE_COPY_CMA_MAX_BYTES", nullptr, T::kInt, "0",
      "with STRATA_SINGLE_COPY=auto, operations (total bytes) below this size read peers in other "
-     "processes with cross-memory attach; larger ones use the FIFOs (0: never across processes)"},
+     "processes with cross-memory attach; larger ones use the FIFOs (0, the default: never across "
+     "processes, where the FIFOs measured faster at every size)"},
     {"STRATA_SINGLE_COPY_MIN_BYTES", nullptr, T::kInt, "65536",
      "smallest operation (total bytes) that uses the single-copy path"},
     {"STRATA_STREAM_MIN_BYTES", nullptr, T::kInt, "16777216",
