@@ -84,9 +84,9 @@ const std::vector<Setting> kSettings = {
      "processes, where the FIFOs measured faster at every size)"},
     {"STRATA_SINGLE_COPY_MIN_BYTES", nullptr, T::kInt, "65536",
      "smallest operation (total bytes) that uses the single-copy path"},
-    {"STRATA_STREAM_MIN_BYTES", nullptr, T::kInt, "16777216",
+    {"STRATA_STREAM_MIN_BYTES", nullptr, T::kInt, "0",
      "operations whose output is at least this large write it with non-temporal stores "
-     "(bypassing the caches); 0: never"},
+     "(bypassing the caches); 0 (the default): never"},
     {"STRATA_CHUNK_BYTES", nullptr, T::kInt, "0",
      "bytes per pipelined step; 0 derives it from the FIFO size"},
     // CUDA (device buffers)
