@@ -20,9 +20,12 @@ into --out.
 
 Sizes grow from -b by -f while they stay within -e, as in nccl-tests: with
 the defaults (8 B, x4) the largest is 128 MiB. Sizes up to --small-bytes
-(64 KiB) run as a sweep of their own with more calls (--small-iters 2000,
---small-warmup 200): 20 calls of a microsecond are noise on a shared
-machine. Every library gets the same calls. Open MPI keeps mpirun's
+(1 MiB) run as a sweep of their own with more calls (--small-iters 2000,
+--small-warmup 200): 20 calls of a few microseconds are noise on a shared
+machine, where one call in a hundred takes ten times the others. Larger
+sizes get -w 20 warm-up calls: the first calls at a new size map fresh
+pages (FIFO slots, the peers' shared segments), which on a virtual machine
+costs milliseconds. Every library gets the same calls. Open MPI keeps mpirun's
 default placement; give --mpirun-args to change it.
 
 Only the standard library is used.
@@ -427,9 +430,9 @@ def main():
     p.add_argument("-e", dest="max_bytes", default="256M", help="largest size (256M)")
     p.add_argument("-f", dest="factor", type=int, default=4, help="size factor (4)")
     p.add_argument("-n", dest="iters", type=int, default=20, help="timed calls per size (20)")
-    p.add_argument("-w", dest="warmup", type=int, default=5, help="warm-up calls per size (5)")
-    p.add_argument("--small-bytes", default="64K",
-                   help="sizes up to this run as their own sweep with more calls (64K; 0: none)")
+    p.add_argument("-w", dest="warmup", type=int, default=20, help="warm-up calls per size (20)")
+    p.add_argument("--small-bytes", default="1M",
+                   help="sizes up to this run as their own sweep with more calls (1M; 0: none)")
     p.add_argument("--small-iters", type=int, default=2000, help="timed calls per small size (2000)")
     p.add_argument("--small-warmup", type=int, default=200, help="warm-up calls per small size (200)")
     p.add_argument("--check", action="store_true", help="also check results (-c 1)")

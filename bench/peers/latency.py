@@ -53,8 +53,9 @@ def main():
     p.add_argument("-w", dest="warmup", type=int, default=2000, help="warm-up calls per size (2000)")
     p.add_argument("--mode", choices=sorted(compare.MODES), default="out",
                    help="out of place or in place column (out)")
-    p.add_argument("--mpirun-args", default="--bind-to core",
-                   help="mpirun placement arguments (--bind-to core)")
+    p.add_argument("--mpirun-args", default=None,
+                   help="mpirun placement arguments (--bind-to core while the ranks fit the "
+                        "cores, else mpirun's default placement)")
     p.add_argument("--variant", action="append", default=[],
                    help="LABEL=BUILD_DIR: another Strata build in the rounds")
     p.add_argument("--env", action="append", default=[],
@@ -96,6 +97,8 @@ def main():
         commands[label] = [str(bins["strata-run"]), "-n", str(args.ranks), "--",
                            str(bins["all_reduce_perf"])] + sweep
     bins = compare.find_binaries(build_dir)
+    if args.mpirun_args is None:
+        args.mpirun_args = "--bind-to core" if args.ranks <= (os.cpu_count() or 1) else ""
     if not args.no_mpi:
         if "mpi_allreduce_bench" not in bins or shutil.which("mpirun") is None:
             log.say("warning: Open MPI left out (mpi_allreduce_bench or mpirun missing)")

@@ -161,6 +161,11 @@ inline int runSweep(const Backend& b, const SweepOptions& o) {
   std::vector<Point> points;
   long totalWrong = 0;
   if (b.rank == 0) printSweepHeader(b, o);
+  // Warm-up at the largest and then the smallest size before the sweep, as
+  // nccl-tests and Strata's all_reduce_perf do.
+  for (size_t bytes : {o.maxBytes, o.minBytes}) {
+    for (int i = 0; i < o.warmup; ++i) b.allreduce(send.data(), recv.data(), bytes / sizeof(float));
+  }
   for (size_t bytes = o.minBytes; bytes <= o.maxBytes;) {
     Point p;
     p.count = bytes / sizeof(float);

@@ -9,7 +9,7 @@ set grid xtics ytics mytics lc rgb '#d8d8d8'
 set xtics ("8" 8, "32" 32, "128" 128, "512" 512, "2K" 2048, "8K" 8192, "32K" 32768, "128K" 131072, "512K" 524288, "2M" 2097152, "8M" 8388608, "32M" 33554432, "128M" 134217728) rotate by -45
 set xrange [5.33333:2.01327e+08]
 set format y '%g'
-set yrange [1e-05:53.5]
+set yrange [1e-05:57.4]
 set rmargin 5
 set xlabel 'message size (bytes)'
 set ylabel 'bus bandwidth (GB/s)'
@@ -30,14 +30,14 @@ do for [fmt in 'png svg'] {
   plot 'results.csv' using ($1==2 ? $2 : 1/0):($3 > 0 ? $3 : 1/0) with linespoints ls 1 title 'Strata', \
        'results.csv' using ($1==2 ? $2 : 1/0):($4 > 0 ? $4 : 1/0) with linespoints ls 2 title 'Open MPI', \
        'results.csv' using ($1==2 ? $2 : 1/0):($5 > 0 ? $5 : 1/0) with linespoints ls 3 title 'Gloo', \
-       18.8933 with lines ls 4 title 'memcpy, 1 core (18.9 GB/s)', \
-       9.44666 with lines ls 5 title '50% of memcpy'
+       22.9556 with lines ls 4 title 'memcpy, 1 core (23.0 GB/s)', \
+       11.4778 with lines ls 5 title '50% of memcpy'
   set title '4 ranks'
   plot 'results.csv' using ($1==4 ? $2 : 1/0):($3 > 0 ? $3 : 1/0) with linespoints ls 1 title 'Strata', \
        'results.csv' using ($1==4 ? $2 : 1/0):($4 > 0 ? $4 : 1/0) with linespoints ls 2 title 'Open MPI', \
        'results.csv' using ($1==4 ? $2 : 1/0):($5 > 0 ? $5 : 1/0) with linespoints ls 3 title 'Gloo', \
-       21.3876 with lines ls 4 title 'memcpy, 1 core (21.4 GB/s)', \
-       10.6938 with lines ls 5 title '50% of memcpy'
+       21.2426 with lines ls 4 title 'memcpy, 1 core (21.2 GB/s)', \
+       10.6213 with lines ls 5 title '50% of memcpy'
   unset multiplot
   set output
 }

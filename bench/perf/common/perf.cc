@@ -208,6 +208,20 @@ int runRank(const Collective& coll, const Options& o, Rank& r, std::vector<Resul
   r.send.assign(maxElems * static_cast<size_t>(r.nranks) + 256, 0);
   r.recv.assign(maxElems * static_cast<size_t>(r.nranks) + 256, 0);
   if (r.rank == 0) printHeader(coll, o, r.nranks);
+  // As nccl-tests does: warm up at the largest size and then the smallest
+  // before the sweep, so that the first size measured does not pay for
+  // connections made and memory first touched.
+  if (!o.types.empty() && !o.ops.empty()) {
+    ncclDataType_t t = o.types.front();
+    size_t es = type_size(t);
+    ncclRedOp_t redop = makeOp(r, o.ops.front(), t);
+    for (size_t bytes : {o.maxBytes, o.minBytes}) {
+      Shape s = coll.shape(bytes, es, r.nranks);
+      Call call{r.send.data(), r.recv.data(), s.count, t, redop, o.root, r.rank, r.nranks, r.comm};
+      for (int i = 0; i < o.warmup; ++i) coll.run(call, false);
+    }
+    if (o.ops.front() == kPremul) ncclRedOpDestroy(redop, r.comm);
+  }
   long totalWrong = 0;
   double busSum = 0;
   int points = 0;
