@@ -26,14 +26,6 @@ class RunCache {
 
  private:
   friend Status runHostWork(std::vector<RankWork>& work, RunCache& cache);
-
-// One low-latency all-reduce called outside a group, run without building
-// a phase for it: what runHostWork would do with the same work, in less
-// time (an 8-byte call costs a few hundred nanoseconds, and building and
-// running a phase for it was about a fifth of that). The caller has
-// checked Communicator::useLowLatency and holds the communicator's
-// operation count (enterOperation). Errors are recorded as with runHostWork.
-Status runLowLatencyCall(Communicator& comm, const LowLatencyTask& task, RunCache& cache);
   friend Status runLowLatencyCall(Communicator& comm, const LowLatencyTask& task, RunCache& cache);
   std::unique_ptr<Runs> runs_;
 };
