@@ -135,12 +135,14 @@ def build(build_dir, jobs, log):
     subprocess.run(cmd, check=True)
 
 
-def run_tool(cmd, timeout, log):
-    """Runs one benchmark in its own process group; returns True on success."""
+def run_tool(cmd, timeout, log, env=None):
+    """Runs one benchmark in its own process group, with `env` added to the
+    environment; returns True on success."""
     log.say("$ " + shlex.join(cmd))
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=REPO, start_new_session=True)
+                            cwd=REPO, start_new_session=True,
+                            env=dict(os.environ, **env) if env else None)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

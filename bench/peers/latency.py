@@ -122,7 +122,7 @@ def main():
                 path = Path(tmp) / f"{r}_{label.replace(' ', '_')}.json"
                 cmd = commands[label] + ["-J", str(path)]
                 env = envs.get(label)
-                ok = run_with_env(cmd, env, args.timeout, log)
+                ok = compare.run_tool(cmd, args.timeout, log, env)
                 if not ok or not path.exists():
                     continue
                 doc = json.loads(path.read_text())
@@ -179,21 +179,6 @@ def main():
     (out / "latency.json").write_text(json.dumps(doc, indent=1) + "\n")
     log.say(f"results: {out / 'latency.json'}")
     return 0
-
-
-def run_with_env(cmd, env, timeout, log):
-    if not env:
-        return compare.run_tool(cmd, timeout, log)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return compare.run_tool(cmd, timeout, log)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 if __name__ == "__main__":
