@@ -31,6 +31,22 @@ ncclResult_t strataCommInitFromEnv(ncclComm_t* comm);
 ncclResult_t strataUniqueIdToHex(const ncclUniqueId* id, char* hex);
 ncclResult_t strataUniqueIdFromHex(const char* hex, ncclUniqueId* id);
 
+/* Host memory that ranks in other processes of this host read in place.
+ * Large all-reduce, reduce-scatter, all-gather and broadcast between the
+ * processes of one host stream through shared FIFOs (each byte is copied
+ * into a FIFO and out again); when every buffer that ranks of other
+ * processes read (the send and receive buffers of all ranks for
+ * all-reduce, the send buffers for reduce-scatter and all-gather, the
+ * root's send buffer for broadcast) comes from strataMemAllocHost, they
+ * read it directly instead, with one copy. Ranks find this out from each
+ * other at each such call; mixed buffers simply take the FIFOs.
+ * The memory is zero-filled and page aligned. A buffer freed while peers
+ * still map it stays allocated until they drop the mapping (at the latest
+ * when their communicator is destroyed). */
+ncclResult_t strataMemAllocHost(void** ptr, size_t size);
+/* Frees a buffer from strataMemAllocHost; NULL is ignored. */
+ncclResult_t strataMemFreeHost(void* ptr);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

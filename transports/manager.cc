@@ -135,6 +135,11 @@ class Manager final : public ConnectionManager {
   void abort() override;
   bool sharesAddressSpace(int peer) const override;
   Status readPeer(int peer, uint64_t remote, void* local, size_t bytes) override;
+  int processOf(int rank) const override {
+    return rank >= 0 && rank < nranks_ ? processIndex_[rank] : -1;
+  }
+  StatusOr<const char*> mapPeerWindow(int peer, const WindowRef& window, uint64_t remote,
+                                      size_t bytes) override;
   StatusOr<Mailbox> mailbox(int peer, int channel, bool sending, size_t bytes) override;
   bool allPeersInMemory() const override {
     for (Kind k : kinds_) {
@@ -173,6 +178,7 @@ class Manager final : public ConnectionManager {
   std::vector<std::shared_ptr<Segment>> peerSegments_;
   std::vector<std::unique_ptr<PeerProcess>> watch_;
   std::unique_ptr<TcpTransport> tcp_;
+  std::vector<std::unique_ptr<PeerWindows>> windows_;  // per peer, made on first use
   std::mutex sendMu_;
   std::mutex recvMu_;
   std::vector<SendConnection*> sends_;
@@ -558,6 +564,23 @@ Status Manager::readPeer(int peer, uint64_t remote, void* local, size_t bytes) {
   Status s = readProcessMemory(descs_[peer].process.pid, remote, local, bytes);
   if (!s.ok()) return s.withContext(strCat("reading the memory of rank ", peer));
   return s;
+}
+
+StatusOr<const char*> Manager::mapPeerWindow(int peer, const WindowRef& window, uint64_t remote,
+                                             size_t bytes) {
+  if (peer < 0 || peer >= nranks_) return InvalidArgument("peer ", peer, " is not a rank of ", nranks_);
+  if (sharesAddressSpace(peer)) return reinterpret_cast<const char*>(static_cast<uintptr_t>(remote));
+  if (hostIndex_[peer] != hostIndex_[rank_]) {
+    return InvalidUsage("rank ", peer, " is on another host; its memory cannot be mapped");
+  }
+  if (windows_.empty()) windows_.resize(nranks_);
+  if (windows_[peer] == nullptr) windows_[peer] = std::make_unique<PeerWindows>(descs_[peer].process.pid);
+  auto p = windows_[peer]->resolve(window, remote, bytes);
+  if (!p.ok()) {
+    Status s = p.status();
+    return s.withContext(strCat("reading the shared buffer of rank ", peer));
+  }
+  return p;
 }
 
 void Manager::abort() {

@@ -170,7 +170,8 @@ Status buildWork(std::vector<PendingOp>& ops, bool verified, std::vector<exec::R
         phase.lowLatency = exec::LowLatencyTask{op.args.count, op.buffers, op.type, op.reduction};
         continue;
       }
-      if (comm->useSingleCopy(op.args, op.type)) {
+      const SingleCopyUse singleCopy = comm->singleCopyUse(op.args, op.type);
+      if (singleCopy == SingleCopyUse::kYes) {
         exec::Phase& phase = w.phases.emplace_back();
         phase.singleCopy = exec::SingleCopyTask{op.args, op.buffers, op.type, op.reduction};
         continue;
@@ -199,6 +200,12 @@ Status buildWork(std::vector<PendingOp>& ops, bool verified, std::vector<exec::R
         exec::Task t = proto;
         t.program = &prog;
         phase.lanes.push_back(exec::Lane{{t}});
+      }
+      if (singleCopy == SingleCopyUse::kIfShared) {
+        // Single copy if every buffer read across processes is shared; the
+        // lanes above run only if the ranks decline it.
+        phase.singleCopy = exec::SingleCopyTask{op.args, op.buffers, op.type, op.reduction};
+        phase.singleCopy->ifShared = true;
       }
     }
     if (!p2p.empty()) {

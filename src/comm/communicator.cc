@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <map>
 #include <sched.h>
 #include <unistd.h>
@@ -41,6 +42,8 @@ struct ParamsWire {
   int32_t deviceChannelsSetting;
   int32_t multiprocessors;
   uint64_t gpuKey;
+  // The shared host buffer holding the probe word (no window: id 0).
+  transport::WindowRef probeWindow;
 };
 
 // Device channels when STRATA_CUDA_NCHANNELS is 0: each channel is one
@@ -192,14 +195,37 @@ Status Communicator::agreeOnParams() {
   uint64_t random = 0;
   STRATA_RETURN_IF_ERROR(net::randomBytes(&random, sizeof(random)));
   probeWord_ = random | 1;
+  // The probe word sits in a shared host buffer where one can be made, so
+  // that peers in other processes can test mapping it as well as reading it
+  // with cross-memory attach; the buffer is freed once every rank probed.
+  uint64_t* probeWord = &probeWord_;
+  transport::WindowRef probeWindow;
+  struct WindowGuard {
+    void* p = nullptr;
+    ~WindowGuard() {
+      if (p != nullptr) transport::freeWindow(p);
+    }
+  } probeGuard;
+  if (singleCopyMin != UINT64_MAX && nranks_ > 1) {
+    auto w = transport::allocateWindow(sizeof(uint64_t));
+    if (w.ok()) {
+      probeGuard.p = w.value();
+      probeWord = static_cast<uint64_t*>(probeGuard.p);
+      *probeWord = probeWord_;
+      if (!transport::findWindow(probeWord, sizeof(uint64_t), &probeWindow)) probeWindow = {};
+    } else {
+      STRATA_INFO(log::kInit, "rank ", rank_, ": no shared host buffer for the probe: ", w.status().message());
+    }
+  }
   uint64_t lowLatency = 0;
   if (connections_->allPeersInMemory()) {
     lowLatency = static_cast<uint64_t>(std::clamp<int64_t>(config::getInt("STRATA_LL_MAX_BYTES"), 0,
                                                            static_cast<int64_t>(kLowLatencyMaxBytes)));
   }
   all[rank_] = ParamsWire{options_.nchannels, device,     step, direct, singleCopyMin,
-                          reinterpret_cast<uintptr_t>(&probeWord_), probeWord_, lowLatency,
-                          singleCopyCmaMax, deviceChannelsSetting, gpu.multiprocessors, gpuKey};
+                          reinterpret_cast<uintptr_t>(probeWord), probeWord_, lowLatency,
+                          singleCopyCmaMax, deviceChannelsSetting, gpu.multiprocessors, gpuKey,
+                          probeWindow};
   STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(ParamsWire)),
                              "agreeing on communicator parameters");
   params_.nchannels = kMaxChannels;
@@ -208,15 +234,14 @@ Status Communicator::agreeOnParams() {
   params_.lowLatencyMaxBytes = kLowLatencyMaxBytes;
   uint64_t singleCopyMinAll = 0;
   uint64_t singleCopyCmaMaxAll = UINT64_MAX;
-  std::vector<uint64_t> probeAddrs, probeValues;
+  std::vector<ProbeTarget> probes;
   params_.device = true;
   for (const auto& p : all) {
     params_.device = params_.device && p.device == 1;
     singleCopyMinAll = std::max(singleCopyMinAll, p.singleCopyMinBytes);
     singleCopyCmaMaxAll = std::min(singleCopyCmaMaxAll, p.singleCopyCmaMaxBytes);
     params_.lowLatencyMaxBytes = std::min<size_t>(params_.lowLatencyMaxBytes, p.lowLatencyMaxBytes);
-    probeAddrs.push_back(p.probeAddr);
-    probeValues.push_back(p.probeValue);
+    probes.push_back(ProbeTarget{p.probeAddr, p.probeValue, p.probeWindow});
     params_.directMaxBytes = std::min<size_t>(params_.directMaxBytes, p.directMaxBytes);
     params_.nchannels = std::min<int>(params_.nchannels, std::max(1, p.nchannels));
     params_.stepBytes = std::min<size_t>(params_.stepBytes, std::max<uint64_t>(64, p.stepBytes));
@@ -224,55 +249,94 @@ Status Communicator::agreeOnParams() {
   params_.deviceChannels = agreeDeviceChannels(all, fifoBytesPerPeerChannel);
   params_.singleCopyMinBytes = static_cast<size_t>(std::min<uint64_t>(singleCopyMinAll, SIZE_MAX));
   if (singleCopyMinAll != UINT64_MAX && nranks_ > 1) {
-    STRATA_RETURN_IF_ERROR(probeSingleCopy(singleCopyCmaMaxAll, probeAddrs, probeValues));
+    STRATA_RETURN_IF_ERROR(probeSingleCopy(singleCopyCmaMaxAll, probes));
   }
   return Status::Ok();
 }
 
-// Single copy needs every rank on one host and every rank able to read every
-// other rank's memory. Each rank reads its peers' probe words, then all ranks
-// learn whether every read worked and whether any crossed a process
-// boundary: cross-memory attach then bounds the sizes that use it
-// (cmaMaxBytes, agreed by all ranks; 0: never across processes).
-Status Communicator::probeSingleCopy(uint64_t cmaMaxBytes, const std::vector<uint64_t>& probeAddrs,
-                                     const std::vector<uint64_t>& probeValues) {
+// Single copy needs every rank on one host. Each rank probes every peer:
+// one in this process by pointer; one in another process by mapping its
+// probe window (shared host buffers) and, where cross-memory attach is
+// allowed (cmaMaxBytes > 0, agreed by all ranks), by reading its probe word
+// with it. All ranks then learn what worked everywhere:
+//   singleCopy        every peer readable by pointer or cross-memory attach;
+//                     cross-memory attach bounds the sizes (cmaMaxBytes);
+//   singleCopyShared  every peer in another process can have its shared
+//                     host buffers mapped.
+Status Communicator::probeSingleCopy(uint64_t cmaMaxBytes, const std::vector<ProbeTarget>& targets) {
   struct Probe {
-    int32_t ok;
-    int32_t crossProcess;
+    int32_t oneHost;       // every peer is on this rank's host
+    int32_t readable;      // every peer readable by pointer or cross-memory attach
+    int32_t mappable;      // every peer in another process: its windows map
+    int32_t crossProcess;  // some peer is another process
   };
-  Probe mine{1, 0};
-  std::string why;
-  for (int p = 0; p < nranks_ && mine.ok; ++p) {
+  Probe mine{1, 1, 1, 0};
+  std::string whyRead, whyMap;
+  for (int p = 0; p < nranks_ && mine.oneHost; ++p) {
     if (p == rank_) continue;
     if (connections_->hostOf(p) != connections_->hostOf(rank_)) {
-      mine.ok = 0;
-      why = strCat("rank ", p, " is on another host");
+      mine.oneHost = 0;
+      whyRead = whyMap = strCat("rank ", p, " is on another host");
       break;
     }
-    if (!connections_->sharesAddressSpace(p)) {
-      mine.crossProcess = 1;
-      if (cmaMaxBytes == 0) {
-        mine.ok = 0;
-        why = strCat("rank ", p, " is another process and STRATA_SINGLE_COPY_CMA_MAX_BYTES is 0");
-        break;
+    const ProbeTarget& t = targets[p];
+    if (connections_->sharesAddressSpace(p)) {
+      uint64_t seen = 0;
+      Status s = connections_->readPeer(p, t.addr, &seen, sizeof(seen));
+      if (!s.ok() || seen != t.value) {
+        mine.readable = 0;
+        whyRead = s.ok() ? strCat("read a wrong value from rank ", p) : s.message();
+      }
+      continue;
+    }
+    mine.crossProcess = 1;
+    if (mine.mappable) {
+      if (!t.window.valid()) {
+        mine.mappable = 0;
+        whyMap = strCat("rank ", p, " could not make a shared host buffer");
+      } else {
+        auto mapped = connections_->mapPeerWindow(p, t.window, t.addr, sizeof(uint64_t));
+        uint64_t seen = 0;
+        if (mapped.ok()) std::memcpy(&seen, mapped.value(), sizeof(seen));
+        if (!mapped.ok() || seen != t.value) {
+          mine.mappable = 0;
+          whyMap = mapped.ok() ? strCat("read a wrong value from rank ", p, "'s shared host buffer")
+                               : mapped.status().message();
+        }
       }
     }
-    uint64_t seen = 0;
-    Status s = connections_->readPeer(p, probeAddrs[p], &seen, sizeof(seen));
-    if (!s.ok() || seen != probeValues[p]) {
-      mine.ok = 0;
-      why = s.ok() ? strCat("read a wrong value from rank ", p) : s.message();
+    if (mine.readable) {
+      if (cmaMaxBytes == 0) {
+        mine.readable = 0;
+        whyRead = strCat("rank ", p, " is another process and STRATA_SINGLE_COPY_CMA_MAX_BYTES is 0");
+        continue;
+      }
+      uint64_t seen = 0;
+      Status s = connections_->readPeer(p, t.addr, &seen, sizeof(seen));
+      if (!s.ok() || seen != t.value) {
+        mine.readable = 0;
+        whyRead = s.ok() ? strCat("read a wrong value from rank ", p) : s.message();
+      }
     }
   }
-  std::vector<Probe> all(nranks_, Probe{0, 0});
+  std::vector<Probe> all(nranks_, Probe{0, 0, 0, 0});
   all[rank_] = mine;
   STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(Probe)),
                              "agreeing on single-copy access");
-  params_.singleCopy = std::all_of(all.begin(), all.end(), [](const Probe& v) { return v.ok == 1; });
+  const bool oneHost = std::all_of(all.begin(), all.end(), [](const Probe& v) { return v.oneHost == 1; });
+  params_.singleCopy =
+      oneHost && std::all_of(all.begin(), all.end(), [](const Probe& v) { return v.readable == 1; });
   bool crossProcess = std::any_of(all.begin(), all.end(), [](const Probe& v) { return v.crossProcess == 1; });
+  params_.singleCopyShared = oneHost && crossProcess &&
+      std::all_of(all.begin(), all.end(), [](const Probe& v) { return v.mappable == 1; });
   params_.singleCopyMaxBytes =
       crossProcess ? static_cast<size_t>(std::min<uint64_t>(cmaMaxBytes, SIZE_MAX)) : SIZE_MAX;
-  if (!mine.ok) STRATA_INFO(log::kInit, "rank ", rank_, ": single copy off: ", why);
+  if (!mine.oneHost || !mine.readable) {
+    STRATA_INFO(log::kInit, "rank ", rank_, ": single copy by pointer or cross-memory attach off: ", whyRead);
+  }
+  if (crossProcess && (!mine.oneHost || !mine.mappable)) {
+    STRATA_INFO(log::kInit, "rank ", rank_, ": single copy through shared host buffers off: ", whyMap);
+  }
   return Status::Ok();
 }
 
@@ -303,10 +367,10 @@ StatusOr<LowLatencyLinks*> Communicator::lowLatencyLinks() {
   return lowLatency_.get();
 }
 
-bool Communicator::useSingleCopy(const plan::CollArgs& args, DataType type) const {
-  if (!params_.singleCopy) return false;
+SingleCopyUse Communicator::singleCopyUse(const plan::CollArgs& args, DataType type) const {
+  if (!params_.singleCopy && !params_.singleCopyShared) return SingleCopyUse::kNo;
   if (!algoOverride_.empty() && algoOverride_ != "single-copy" && algoOverride_ != "singlecopy") {
-    return false;
+    return SingleCopyUse::kNo;
   }
   size_t es = dataTypeSize(type);
   size_t total = 0;
@@ -321,10 +385,18 @@ bool Communicator::useSingleCopy(const plan::CollArgs& args, DataType type) cons
                                         static_cast<size_t>(nranks_));
       break;
     default:
-      return false;
+      return SingleCopyUse::kNo;
   }
+  if (total == 0) return SingleCopyUse::kNo;
   bool forced = !algoOverride_.empty();
-  return total > 0 && (forced || (total >= params_.singleCopyMinBytes && total < params_.singleCopyMaxBytes));
+  if (params_.singleCopy &&
+      (forced || (total >= params_.singleCopyMinBytes && total < params_.singleCopyMaxBytes))) {
+    return SingleCopyUse::kYes;
+  }
+  if (params_.singleCopyShared && (forced || total >= params_.singleCopyMinBytes)) {
+    return SingleCopyUse::kIfShared;
+  }
+  return SingleCopyUse::kNo;
 }
 
 Communicator::~Communicator() {

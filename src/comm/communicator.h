@@ -38,6 +38,13 @@ struct CommOptions {
 // STRATA_SINGLE_COPY_CMA_MAX_BYTES; or at any size everywhere on one host.
 enum class SingleCopyMode { kOff, kAuto, kOn };
 
+// How an operation uses the single-copy path: not at all, always (peers'
+// memory is reached by pointer or cross-memory attach), or only if every
+// buffer that a rank of another process must read lies in a shared host
+// buffer, which the ranks find out from each other's first control message
+// (and otherwise run the operation's plan through the FIFOs).
+enum class SingleCopyUse { kNo, kYes, kIfShared };
+
 // Parameters all ranks of a communicator share, agreed at creation.
 struct AgreedParams {
   int nchannels = 1;
@@ -51,6 +58,12 @@ struct AgreedParams {
   // ... and below singleCopyMaxBytes: set when some peer is another process
   // (cross-memory attach loses to the FIFOs on large operations).
   size_t singleCopyMaxBytes = SIZE_MAX;
+  // Every rank shares one host and every rank can map the shared host
+  // buffers (transport/host_window.h) of every rank in another process:
+  // operations of at least singleCopyMinBytes that singleCopy does not
+  // serve read peers in place when all the buffers they read are shared,
+  // and stream through the FIFOs otherwise (SingleCopyUse::kIfShared).
+  bool singleCopyShared = false;
   // All-reduces of at most this many bytes use the low-latency protocol
   // (0: never; every rank reaches every peer through memory otherwise).
   size_t lowLatencyMaxBytes = 0;
@@ -92,7 +105,10 @@ class Communicator {
 
   // Whether this operation runs on the single-copy path (the same answer on
   // every rank: it depends only on agreed parameters and the arguments).
-  bool useSingleCopy(const plan::CollArgs& args, DataType type) const;
+  SingleCopyUse singleCopyUse(const plan::CollArgs& args, DataType type) const;
+  bool useSingleCopy(const plan::CollArgs& args, DataType type) const {
+    return singleCopyUse(args, type) == SingleCopyUse::kYes;
+  }
   // Whether an all-reduce runs with the low-latency protocol (agreed the
   // same way).
   bool useLowLatency(const plan::CollArgs& args, DataType type) const;
@@ -118,6 +134,20 @@ class Communicator {
   // Waits up to `limit` for running operations to leave.
   void waitIdle(std::chrono::milliseconds limit);
 
+  // Single-copy operations that may only run on shared host buffers
+  // (SingleCopyUse::kIfShared): how many ran that way and how many the
+  // ranks declined (run through the FIFOs). For tests and diagnostics.
+  struct SharedSingleCopyCounts {
+    uint64_t ran = 0;
+    uint64_t declined = 0;
+  };
+  SharedSingleCopyCounts sharedSingleCopyCounts() const {
+    return {sharedRan_.load(std::memory_order_relaxed), sharedDeclined_.load(std::memory_order_relaxed)};
+  }
+  void countSharedSingleCopy(bool declined) {
+    (declined ? sharedDeclined_ : sharedRan_).fetch_add(1, std::memory_order_relaxed);
+  }
+
   // Bootstrap tags used by communicator-level protocols (split).
   uint32_t nextControlTag() { return kControlTagBase + controlSeq_++; }
 
@@ -125,8 +155,12 @@ class Communicator {
   Communicator() = default;
   Status init(const bootstrap::UniqueId& id);
   Status agreeOnParams();
-  Status probeSingleCopy(uint64_t cmaMaxBytes, const std::vector<uint64_t>& probeAddrs,
-                         const std::vector<uint64_t>& probeValues);
+  struct ProbeTarget {
+    uint64_t addr;   // the rank's probe word
+    uint64_t value;  // what a peer must read there
+    transport::WindowRef window;  // the shared host buffer holding it, if any
+  };
+  Status probeSingleCopy(uint64_t cmaMaxBytes, const std::vector<ProbeTarget>& targets);
 
   static constexpr uint32_t kControlTagBase = 0x53000000u;
 
@@ -138,6 +172,8 @@ class Communicator {
   std::unique_ptr<transport::ConnectionManager> connections_;
   std::unique_ptr<cuda::DeviceComm> device_;
   AbortFlag abort_{false};
+  std::atomic<uint64_t> sharedRan_{0};
+  std::atomic<uint64_t> sharedDeclined_{0};
   std::atomic<int> active_{0};
   uint32_t controlSeq_ = 0;
   uint64_t probeWord_ = 0;  // read by peers when they probe direct access

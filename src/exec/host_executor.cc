@@ -279,18 +279,32 @@ struct CommRun {
       return;
     }
     Phase& p = work->phases[phase];
-    if (scratch.size() < p.scratchBytes) scratch.resize(p.scratchBytes);
-    lanes.reserve(p.lanes.size());
-    for (auto& lane : p.lanes) lanes.emplace_back(this, &lane, zeroCopyTasks(p, lane));
     if (p.singleCopy) {
+      // A declinable single copy runs first; its lanes wait (startLanes).
       singleCopy = std::make_unique<SingleCopyRunner>(work->comm, *p.singleCopy);
       special = singleCopy.get();
+      return;
     }
+    startLanes(p);
     if (p.lowLatency) {
       if (lowLatency == nullptr) lowLatency = std::make_unique<LowLatencyRunner>();
       lowLatency->start(work->comm, *p.lowLatency);
       special = lowLatency.get();
     }
+  }
+  void startLanes(Phase& p) {
+    if (scratch.size() < p.scratchBytes) scratch.resize(p.scratchBytes);
+    lanes.reserve(p.lanes.size());
+    for (auto& lane : p.lanes) lanes.emplace_back(this, &lane, zeroCopyTasks(p, lane));
+  }
+  // The phase's single copy was declined (its buffers are not all shared):
+  // its lanes run the operation through the FIFOs instead.
+  bool switchToLanes() {
+    if (singleCopy == nullptr || !singleCopy->declined()) return false;
+    special = nullptr;
+    singleCopy.reset();
+    startLanes(work->phases[phase]);
+    return true;
   }
   bool phaseDone() const {
     return std::all_of(lanes.begin(), lanes.end(), [](const LaneRunner& l) { return l.done(); }) &&
@@ -674,8 +688,10 @@ StatusOr<bool> advanceAll(std::vector<CommRun>& runs, bool* allDone) {
       progressed |= moved;
     }
     while (!run.finished && run.phaseDone()) {
-      ++run.phase;
-      run.startPhase();
+      if (!run.switchToLanes()) {
+        ++run.phase;
+        run.startPhase();
+      }
       progressed = true;
     }
     *allDone &= run.finished;

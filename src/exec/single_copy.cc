@@ -7,9 +7,12 @@
 
 #include "algorithms/partition.h"
 #include "comm/communicator.h"
+#include "core/log.h"
 #include "exec/rank_order.h"
 #include "kernels/host/reduce.h"
 #include "transports/connection.h"
+#include "transports/host_window.h"
+#include "transports/manager.h"
 
 namespace strata::exec {
 namespace {
@@ -39,8 +42,12 @@ struct ControlMessage {
   uint64_t count;
   uint64_t input;
   uint64_t output;
+  // The shared host buffers holding the input and the output (announce
+  // only; id 0: not in one).
+  transport::WindowRef inputWindow;
+  transport::WindowRef outputWindow;
 };
-static_assert(sizeof(ControlMessage) == 40, "control message layout");
+static_assert(sizeof(ControlMessage) == 120, "control message layout");
 
 // Steps of the state machine, in order; collectives skip the ones they lack.
 enum class Step {
@@ -98,6 +105,8 @@ struct SingleCopyRunner::State {
   // Per peer: the message of the current exchange was sent / received.
   std::vector<char> sent, received;
   std::vector<uint64_t> peerInput, peerOutput;
+  std::vector<transport::WindowRef> peerInputWindow, peerOutputWindow;
+  bool declined = false;
   // Progress within kReduce (elements of my chunk) and kGather (peer index
   // and bytes of that peer's part).
   size_t reduceDone = 0;
@@ -145,7 +154,60 @@ struct SingleCopyRunner::State {
     m.count = task.args.count;
     m.input = reinterpret_cast<uintptr_t>(task.buffers.input);
     m.output = reinterpret_cast<uintptr_t>(task.buffers.output);
+    if (stage == Stage::kAnnounce) {
+      m.inputWindow = peerInputWindow[rank];
+      m.outputWindow = peerOutputWindow[rank];
+    }
     return m;
+  }
+
+  // Bytes of rank p's input and output that the collective touches.
+  size_t inputBytes() const {
+    size_t n = task.args.count * es;
+    return task.args.type == CollType::kReduceScatter ? n * static_cast<size_t>(nranks) : n;
+  }
+  size_t outputBytes() const {
+    size_t n = task.args.count * es;
+    return task.args.type == CollType::kAllGather ? n * static_cast<size_t>(nranks) : n;
+  }
+
+  // Whether every buffer that some rank reads from a rank of another
+  // process lies in a shared host buffer. Every rank has every rank's
+  // announcement, so all of them reach the same answer.
+  bool allReadsShared() const {
+    auto& conns = comm->connections();
+    for (int p = 0; p < nranks; ++p) {
+      bool readAcross = false;
+      for (int q = 0; q < nranks && !readAcross; ++q) {
+        readAcross = q != p && conns.processOf(q) != conns.processOf(p);
+      }
+      if (!readAcross) continue;
+      switch (task.args.type) {
+        case CollType::kAllReduce:
+          if (!peerInputWindow[p].valid() || !peerOutputWindow[p].valid()) return false;
+          break;
+        case CollType::kReduceScatter:
+        case CollType::kAllGather:
+          if (!peerInputWindow[p].valid()) return false;
+          break;
+        case CollType::kBroadcast:
+          if (p == task.args.root && !peerInputWindow[p].valid()) return false;
+          break;
+        default: return false;
+      }
+    }
+    return true;
+  }
+
+  // Where rank p's bytes [addr, addr + bytes) of its input (or output) can
+  // be read in place: by pointer within this process, through the mapping
+  // of its shared buffer in another; nullptr: only cross-memory attach can.
+  StatusOr<const char*> inPlace(int p, bool output, uint64_t addr, size_t bytes) {
+    auto& conns = comm->connections();
+    if (conns.sharesAddressSpace(p)) return reinterpret_cast<const char*>(static_cast<uintptr_t>(addr));
+    const transport::WindowRef& w = output ? peerOutputWindow[p] : peerInputWindow[p];
+    if (!w.valid()) return static_cast<const char*>(nullptr);
+    return conns.mapPeerWindow(p, w, addr, bytes);
   }
 
   // Sends `stage` to every peer that has not had it; true once all have.
@@ -203,6 +265,8 @@ struct SingleCopyRunner::State {
       if (stage == Stage::kAnnounce) {
         peerInput[p] = m.input;
         peerOutput[p] = m.output;
+        peerInputWindow[p] = m.inputWindow;
+        peerOutputWindow[p] = m.outputWindow;
       }
       received[p] = 1;
       *progressed = true;
@@ -234,9 +298,8 @@ struct SingleCopyRunner::State {
   StatusOr<const char*> operand(int k, size_t elemOffset, size_t bytes, char* bounce) {
     if (k == rank) return input() + elemOffset * es;
     uint64_t addr = peerInput[k] + elemOffset * es;
-    if (comm->connections().sharesAddressSpace(k)) {
-      return reinterpret_cast<const char*>(static_cast<uintptr_t>(addr));
-    }
+    STRATA_ASSIGN_OR_RETURN(const char* direct, inPlace(k, false, addr, bytes));
+    if (direct != nullptr) return direct;
     STRATA_RETURN_IF_ERROR(comm->connections().readPeer(k, addr, bounce, bytes));
     return static_cast<const char*>(bounce);
   }
@@ -330,8 +393,14 @@ struct SingleCopyRunner::State {
       }
       size_t piece = std::min(part.bytes - std::min(part.bytes, gatherDone), kBytesPerTurn - moved);
       if (piece > 0) {
-        STRATA_RETURN_IF_ERROR(
-            comm->connections().readPeer(p, part.from + gatherDone, part.to + gatherDone, piece));
+        const bool fromOutput = task.args.type == CollType::kAllReduce;
+        STRATA_ASSIGN_OR_RETURN(const char* direct, inPlace(p, fromOutput, part.from + gatherDone, piece));
+        if (direct != nullptr) {
+          std::memcpy(part.to + gatherDone, direct, piece);
+        } else {
+          STRATA_RETURN_IF_ERROR(
+              comm->connections().readPeer(p, part.from + gatherDone, part.to + gatherDone, piece));
+        }
         gatherDone += piece;
         moved += piece;
         *progressed = true;
@@ -360,7 +429,16 @@ SingleCopyRunner::SingleCopyRunner(Communicator* comm, const SingleCopyTask& tas
   s_->peerOutput.assign(s_->nranks, 0);
   s_->peerInput[s_->rank] = reinterpret_cast<uintptr_t>(task.buffers.input);
   s_->peerOutput[s_->rank] = reinterpret_cast<uintptr_t>(task.buffers.output);
+  s_->peerInputWindow.assign(s_->nranks, transport::WindowRef{});
+  s_->peerOutputWindow.assign(s_->nranks, transport::WindowRef{});
+  // My buffers' shared host buffers, announced to peers in other processes.
+  if (!comm->params().singleCopyShared) return;
+  transport::WindowRef w;
+  if (transport::findWindow(task.buffers.input, s_->inputBytes(), &w)) s_->peerInputWindow[s_->rank] = w;
+  if (transport::findWindow(task.buffers.output, s_->outputBytes(), &w)) s_->peerOutputWindow[s_->rank] = w;
 }
+
+bool SingleCopyRunner::declined() const { return s_->declined; }
 
 SingleCopyRunner::~SingleCopyRunner() = default;
 
@@ -378,6 +456,25 @@ StatusOr<bool> SingleCopyRunner::advance() {
       }
       case Step::kCollectAddresses: {
         STRATA_ASSIGN_OR_RETURN(complete, s.receiveAll(Stage::kAnnounce, &progressed));
+        if (complete && s.task.ifShared) {
+          const bool shared = s.allReadsShared();
+          const auto before = s.comm->sharedSingleCopyCounts();
+          if ((shared ? before.ran : before.declined) == 0) {
+            STRATA_INFO(log::kColl, "rank ", s.rank, ": ", plan::collName(s.task.args.type), " of ",
+                        s.task.args.count, " elements ",
+                        shared ? "reads peers' shared host buffers in place"
+                               : "streams through the FIFOs: some buffer read across processes is "
+                                 "not from strataMemAllocHost",
+                        " (logged once per communicator)");
+          }
+          s.comm->countSharedSingleCopy(!shared);
+          if (!shared) {
+            // Nobody has read anything: every rank stops here alike.
+            s.declined = true;
+            s.step = Step::kDone;
+            return true;
+          }
+        }
         break;
       }
       case Step::kReduce: {

@@ -1,8 +1,13 @@
 // Single-copy collectives for ranks that share one host. Instead of
 // streaming data through FIFO slots (one copy into a slot, one out of it),
 // every rank reads its peers' buffers directly: through the pointer for a
-// rank of the same process, with cross-memory attach (process_vm_readv) for
-// another process. Each byte crosses memory once per reader, and ranks meet
+// rank of the same process; for another process, through a read-only
+// mapping of the peer's buffer where it lies in a shared host buffer
+// (strataMemAllocHost, transports/host_window.h), else with cross-memory
+// attach (process_vm_readv) where that is enabled. When only shared buffers
+// could serve an operation (SingleCopyTask::ifShared), the announcements of
+// step 1 tell every rank whether all of them are: if not, all ranks decline
+// together and run the operation through the FIFOs. Each byte crosses memory once per reader, and ranks meet
 // only at three small control exchanges instead of at every slot, which also
 // suits more ranks than cores.
 //
@@ -45,6 +50,10 @@ class SingleCopyRunner final : public PhaseRunner {
   bool done() const override;
   std::string describe() const override;
   Status health() override;
+  // The ranks found a buffer that must be read across processes outside
+  // any shared host buffer (SingleCopyTask::ifShared): the runner is done
+  // without moving data, and the phase runs its lanes instead.
+  bool declined() const;
 
  private:
   struct State;

@@ -50,6 +50,10 @@ struct SingleCopyTask {
   Buffers buffers;
   DataType type = DataType::kFloat32;
   Reduction reduction;
+  // Run only if every buffer that a rank of another process must read lies
+  // in a shared host buffer; otherwise every rank declines after the first
+  // exchange and the phase runs its lanes instead.
+  bool ifShared = false;
 };
 
 // A small all-reduce between ranks that reach each other through memory,
@@ -67,7 +71,8 @@ struct Phase {
   Phase() {}  // NOLINT(modernize-use-equals-default)
   std::vector<Lane> lanes;
   size_t scratchBytes = 0;
-  // Set: the phase is this task and has no lanes.
+  // Set: the phase is this task, and has no lanes unless the task may be
+  // declined (ifShared): the lanes then run only after a decline.
   std::optional<SingleCopyTask> singleCopy;
   std::optional<LowLatencyTask> lowLatency;
 };

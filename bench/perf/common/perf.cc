@@ -38,6 +38,10 @@ struct Options {
   int average = 1;  // 0 rank 0, 1 mean, 2 min, 3 max
   int root = 0;
   int threads = 0;
+  // -R: 0 plain host memory; 1 or 2 (nccl-tests: local or symmetric
+  // registration) shared host buffers from strataMemAllocHost, which ranks
+  // in other processes read in place.
+  int registerBuffers = 0;
   std::vector<ncclDataType_t> types{ncclFloat32};
   std::vector<int> ops{ncclSum};
   std::string json;
@@ -70,7 +74,8 @@ void usage(const char* prog) {
   std::fprintf(stderr,
       "usage: %s [-b minbytes] [-e maxbytes] [-f factor | -i increment] [-n iters] [-w warmup]\n"
       "       [-c 0|1] [-d type|all] [-o op|all] [-r root] [-z 0|1] [-a 0-3] [-t threads]\n"
-      "       [-J file.json]\n"
+      "       [-R 0|1|2] [-J file.json]\n"
+      "-R 1|2: send/receive buffers from strataMemAllocHost (read in place across processes)\n"
       "types: int8 uint8 int32 uint32 int64 uint64 half float double bfloat16 f8e4m3 f8e5m2\n"
       "ops:   sum prod max min avg premulsum\n", prog);
 }
@@ -78,7 +83,7 @@ void usage(const char* prog) {
 bool parseOptions(int argc, char** argv, const Collective& coll, Options* o) {
   int c;
   optind = 1;
-  while ((c = getopt(argc, argv, "b:e:f:i:n:w:c:d:o:r:z:a:t:g:J:m:p:h")) != -1) {
+  while ((c = getopt(argc, argv, "b:e:f:i:n:w:c:d:o:r:z:a:t:g:J:m:p:R:h")) != -1) {
     switch (c) {
       case 'b': o->minBytes = bench::parseBytes(optarg); break;
       case 'e': o->maxBytes = bench::parseBytes(optarg); break;
@@ -93,6 +98,7 @@ bool parseOptions(int argc, char** argv, const Collective& coll, Options* o) {
       case 't': o->threads = std::atoi(optarg); break;
       case 'g': case 'm': case 'p': break;  // GPU-only options of nccl-tests
       case 'J': o->json = optarg; break;
+      case 'R': o->registerBuffers = std::atoi(optarg); break;
       case 'd': {
         o->types.clear();
         if (std::strcmp(optarg, "all") == 0) {
@@ -120,18 +126,56 @@ bool parseOptions(int argc, char** argv, const Collective& coll, Options* o) {
     }
   }
   if (!coll.reduces) o->ops = {ncclSum};
-  if (o->minBytes > o->maxBytes || o->iters < 1 || o->warmup < 0) {
+  if (o->minBytes > o->maxBytes || o->iters < 1 || o->warmup < 0 || o->registerBuffers < 0 ||
+      o->registerBuffers > 2) {
     usage(argv[0]);
     return false;
   }
   return true;
 }
 
+// A zero-filled buffer: plain host memory, or a shared host buffer (-R).
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { release(); }
+  bool allocate(size_t bytes, bool shared) {
+    release();
+    if (!shared) {
+      plain_.assign(bytes, 0);
+      data_ = plain_.data();
+      return true;
+    }
+    void* p = nullptr;
+    if (strataMemAllocHost(&p, bytes) != ncclSuccess) {
+      std::fprintf(stderr, "strataMemAllocHost(%zu): %s\n", bytes, ncclGetLastError(nullptr));
+      return false;
+    }
+    shared_ = static_cast<char*>(p);
+    data_ = shared_;
+    return true;
+  }
+  char* data() { return data_; }
+
+ private:
+  void release() {
+    if (shared_ != nullptr) strataMemFreeHost(shared_);
+    shared_ = nullptr;
+    plain_.clear();
+    data_ = nullptr;
+  }
+  std::vector<char> plain_;
+  char* shared_ = nullptr;
+  char* data_ = nullptr;
+};
+
 // One rank's state.
 struct Rank {
   ncclComm_t comm = nullptr;
   int rank = 0, nranks = 1;
-  std::vector<char> send, recv;
+  Buffer send, recv;
 };
 
 // Synchronises ranks and combines a time across them with the -a rule.
@@ -193,6 +237,7 @@ void printHeader(const Collective& coll, const Options& o, int nranks) {
               o.threads > 0 ? o.threads : 1, o.minBytes, o.maxBytes,
               o.factor > 0 ? o.factor : static_cast<double>(o.step),
               o.factor > 0 ? "factor" : "bytes", o.warmup, o.iters, o.check);
+  if (o.registerBuffers > 0) std::printf("# Buffers from strataMemAllocHost (-R %d)\n#\n", o.registerBuffers);
   std::printf("#%74s%34s\n", "out-of-place", "in-place");
   std::printf("#%11s %13s %9s %7s %7s %9s %7s %7s %6s %9s %7s %7s %6s\n", "size", "count", "type",
               "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw",
@@ -205,8 +250,11 @@ std::string wrongText(long w, bool checked) { return checked ? std::to_string(w)
 
 int runRank(const Collective& coll, const Options& o, Rank& r, std::vector<Result>* results) {
   size_t maxElems = o.maxBytes + 64;
-  r.send.assign(maxElems * static_cast<size_t>(r.nranks) + 256, 0);
-  r.recv.assign(maxElems * static_cast<size_t>(r.nranks) + 256, 0);
+  const size_t bufferBytes = maxElems * static_cast<size_t>(r.nranks) + 256;
+  if (!r.send.allocate(bufferBytes, o.registerBuffers > 0) ||
+      !r.recv.allocate(bufferBytes, o.registerBuffers > 0)) {
+    return 1;
+  }
   if (r.rank == 0) printHeader(coll, o, r.nranks);
   // As nccl-tests does: warm up at the largest size and then the smallest
   // before the sweep, so that the first size measured does not pay for
