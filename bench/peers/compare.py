@@ -6,6 +6,8 @@ root), builds what it needs in build/, then for every world size runs the
 same float32 sum all-reduce sweep through
 
   Strata   build/strata-run -n N -- build/bench/all_reduce_perf   (shm)
+  Strata shared buffers: the same with -R 1 (buffers from strataMemAllocHost,
+           which ranks read from each other in place)
   Open MPI mpirun -np N build/bench/peers/mpi_allreduce_bench     (MPI_Allreduce)
   Gloo     build/bench/peers/gloo_allreduce_bench -np N           (ring, tcp loopback)
 
@@ -49,8 +51,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PEER_PACKAGES = ["libopenmpi-dev", "openmpi-bin", "libgloo-dev", "gnuplot"]
-LIBRARIES = ["strata", "mpi", "gloo"]
-LABELS = {"strata": "Strata", "mpi": "Open MPI", "gloo": "Gloo"}
+LIBRARIES = ["strata", "strata_shared", "mpi", "gloo"]
+LABELS = {"strata": "Strata", "strata_shared": "Strata -R1", "mpi": "Open MPI", "gloo": "Gloo"}
+# The Strata variants, each compared with the peers and memcpy.
+STRATA = ["strata", "strata_shared"]
 MODES = {"out": "out_of_place", "in": "in_place"}
 
 
@@ -184,9 +188,10 @@ def library_command(lib, nranks, args, bins, json_path, part):
     sweep = ["-b", str(lo), "-e", str(hi), "-f", str(args.factor),
              "-n", str(iters), "-w", str(warmup), "-c", "1" if args.check else "0",
              "-J", str(json_path)]
-    if lib == "strata":
+    if lib in STRATA:
+        shared = ["-R", "1"] if lib == "strata_shared" else []
         return [str(bins["strata-run"]), "-n", str(nranks), "--timeout", str(args.timeout), "--",
-                str(bins["all_reduce_perf"])] + sweep
+                str(bins["all_reduce_perf"])] + sweep + shared
     if lib == "mpi":
         # mpirun's default placement (ranks bound to cores while there are
         # enough) is kept: Open MPI polls, and unbound polling ranks sharing
@@ -208,7 +213,8 @@ def find_binaries(build_dir):
 
 
 def available_libraries(wanted, bins, log):
-    needs = {"strata": ["strata-run", "all_reduce_perf"], "mpi": ["mpi_allreduce_bench"],
+    needs = {"strata": ["strata-run", "all_reduce_perf"],
+             "strata_shared": ["strata-run", "all_reduce_perf"], "mpi": ["mpi_allreduce_bench"],
              "gloo": ["gloo_allreduce_bench"]}
     libs = []
     for lib in wanted:
@@ -267,10 +273,11 @@ def summarize(nranks, runs, memcpy, libs, stat):
                                           stat, True)
             row[f"{lib}_time_us"] = combine([r[size]["time_us"] for r in runs[lib] if size in r],
                                             stat, False)
-        s = row.get("strata_busbw")
-        row["strata_over_mpi"] = ratio(s, row.get("mpi_busbw"))
-        row["strata_over_gloo"] = ratio(s, row.get("gloo_busbw"))
-        row["strata_over_memcpy"] = ratio(s, mem)
+        for v in STRATA:
+            s = row.get(f"{v}_busbw")
+            row[f"{v}_over_mpi"] = ratio(s, row.get("mpi_busbw"))
+            row[f"{v}_over_gloo"] = ratio(s, row.get("gloo_busbw"))
+            row[f"{v}_over_memcpy"] = ratio(s, mem)
         rows.append(row)
     return rows, mem
 
@@ -280,23 +287,30 @@ def print_table(log, nranks, rows, mem, libs, args, reps_done):
     log.say()
     log.say(f"== all_reduce, {nranks} ranks, float32 sum, {MODES[args.mode].replace('_', ' ')}; "
             f"busbw in GB/s, {how} of {plural(reps_done, 'run')}")
-    head = f"{'size':>10}" + "".join(f"{LABELS[l]:>10}" for l in LIBRARIES)
-    head += f"{'Strata/MPI':>12}{'Strata/Gloo':>13}{'Strata/memcpy':>15}"
+    variants = [v for v in STRATA if v in libs]
+    head = f"{'size':>10}" + "".join(f"{LABELS[l]:>11}" for l in libs)
+    for v in variants:
+        tag = LABELS[v]
+        head += f"{tag + '/MPI':>{len(tag) + 6}}{tag + '/Gloo':>{len(tag) + 7}}{tag + '/memcpy':>{len(tag) + 9}}"
     log.say(head)
     for row in rows:
         line = f"{human_bytes(row['size']):>10}"
-        for lib in LIBRARIES:
-            line += f"{fmt(row.get(f'{lib}_busbw')):>10}"
-        line += f"{fmt(row['strata_over_mpi']):>12}{fmt(row['strata_over_gloo']):>13}"
-        line += f"{fmt(row['strata_over_memcpy']):>15}"
+        for lib in libs:
+            line += f"{fmt(row.get(f'{lib}_busbw')):>11}"
+        for v in variants:
+            tag = LABELS[v]
+            line += f"{fmt(row[f'{v}_over_mpi']):>{len(tag) + 6}}{fmt(row[f'{v}_over_gloo']):>{len(tag) + 7}}"
+            line += f"{fmt(row[f'{v}_over_memcpy']):>{len(tag) + 9}}"
         log.say(line)
     log.say(f"memcpy, one core, {human_bytes(args.memcpy_bytes)} copies: {fmt(mem)} GB/s "
             f"({how} of {plural(reps_done, 'run')}, measured between the sweeps)")
-    if rows and "strata" in libs:
-        peak = max(rows, key=lambda r: r.get("strata_busbw") or 0)
+    for v in variants:
+        if not rows:
+            break
+        peak = max(rows, key=lambda r: r.get(f"{v}_busbw") or 0)
         last = rows[-1]
-        log.say(f"Strata busbw / memcpy: {fmt(peak['strata_over_memcpy'])} at its peak "
-                f"({human_bytes(peak['size'])}), {fmt(last['strata_over_memcpy'])} at "
+        log.say(f"{LABELS[v]} busbw / memcpy: {fmt(peak[f'{v}_over_memcpy'])} at its peak "
+                f"({human_bytes(peak['size'])}), {fmt(last[f'{v}_over_memcpy'])} at "
                 f"{human_bytes(last['size'])}")
     if rows:
         first = rows[0]
@@ -306,7 +320,9 @@ def print_table(log, nranks, rows, mem, libs, args, reps_done):
 
 CSV_COLUMNS = ["nranks", "size_bytes", "strata_busbw", "mpi_busbw", "gloo_busbw",
                "strata_time_us", "mpi_time_us", "gloo_time_us", "strata_over_mpi",
-               "strata_over_gloo", "strata_over_memcpy", "memcpy_gbps"]
+               "strata_over_gloo", "strata_over_memcpy", "memcpy_gbps",
+               "strata_shared_busbw", "strata_shared_time_us", "strata_shared_over_mpi",
+               "strata_shared_over_gloo", "strata_shared_over_memcpy"]
 
 
 def write_csv(path, all_rows):
@@ -326,16 +342,18 @@ def write_plot(out, csv_path, world_sizes, memcpy_by_n, sizes, rows, log):
         log.say("warning: gnuplot not found; no plot")
         return
     tics = ", ".join(f'"{short_bytes(s)}" {s}' for s in sizes)
-    colors = {"strata": "#d62728", "mpi": "#1f77b4", "gloo": "#2ca02c"}
+    colors = {"strata": "#d62728", "mpi": "#1f77b4", "gloo": "#2ca02c",
+              "strata_shared": "#ff7f0e"}
     columns = {lib: CSV_COLUMNS.index(f"{lib}_busbw") + 1 for lib in LIBRARIES}
     panels = []
     for n in world_sizes:
         plots = []
-        for i, lib in enumerate(LIBRARIES):
+        for lib in LIBRARIES:
             if not any(r.get(f"{lib}_busbw") for r in rows if r["nranks"] == n):
                 continue  # not run, or every run failed
+            style = {"strata": 1, "mpi": 2, "gloo": 3, "strata_shared": 6}[lib]
             plots.append(f"'{csv_path.name}' using ($1=={n} ? $2 : 1/0):(${columns[lib]} > 0 ? "
-                         f"${columns[lib]} : 1/0) with linespoints ls {i + 1} "
+                         f"${columns[lib]} : 1/0) with linespoints ls {style} "
                          f"title '{LABELS[lib]}'")
         mem = memcpy_by_n.get(n)
         if mem:
@@ -369,6 +387,7 @@ set style line 2 lc rgb '{colors["mpi"]}' lw 2 pt 5 ps 0.8
 set style line 3 lc rgb '{colors["gloo"]}' lw 2 pt 9 ps 0.9
 set style line 4 lc rgb '#444444' lw 1.5 dt 2
 set style line 5 lc rgb '#9467bd' lw 1.5 dt 4
+set style line 6 lc rgb '{colors["strata_shared"]}' lw 2 pt 11 ps 0.9
 do for [fmt in 'png svg'] {{
   if (fmt eq 'png') {{
     set terminal pngcairo size {width},560 font 'sans,11'
