@@ -44,6 +44,8 @@ struct ParamsWire {
   uint64_t gpuKey;
   // The shared host buffer holding the probe word (no window: id 0).
   transport::WindowRef probeWindow;
+  // Single copy through shared host buffers from this size (total bytes).
+  uint64_t singleCopySharedMinBytes;
 };
 
 // Device channels when STRATA_CUDA_NCHANNELS is 0: each channel is one
@@ -184,9 +186,12 @@ Status Communicator::agreeOnParams() {
       std::hash<std::string>{}(strCat(transport::hostIdentity(), "/", gpu.busId)) | 1;
   STRATA_ASSIGN_OR_RETURN(SingleCopyMode mode, singleCopyMode());
   uint64_t singleCopyMin = UINT64_MAX;
+  uint64_t singleCopySharedMin = UINT64_MAX;
   uint64_t singleCopyCmaMax = 0;
   if (mode != SingleCopyMode::kOff) {
     singleCopyMin = static_cast<uint64_t>(std::max<int64_t>(0, config::getInt("STRATA_SINGLE_COPY_MIN_BYTES")));
+    singleCopySharedMin = static_cast<uint64_t>(
+        std::max<int64_t>(0, config::getInt("STRATA_SINGLE_COPY_SHARED_MIN_BYTES")));
     singleCopyCmaMax = mode == SingleCopyMode::kOn
                            ? UINT64_MAX
                            : static_cast<uint64_t>(std::max<int64_t>(
@@ -225,7 +230,7 @@ Status Communicator::agreeOnParams() {
   all[rank_] = ParamsWire{options_.nchannels, device,     step, direct, singleCopyMin,
                           reinterpret_cast<uintptr_t>(probeWord), probeWord_, lowLatency,
                           singleCopyCmaMax, deviceChannelsSetting, gpu.multiprocessors, gpuKey,
-                          probeWindow};
+                          probeWindow, singleCopySharedMin};
   STRATA_RETURN_IF_ERROR_CTX(bootstrap_->allGather(all.data(), sizeof(ParamsWire)),
                              "agreeing on communicator parameters");
   params_.nchannels = kMaxChannels;
@@ -233,12 +238,14 @@ Status Communicator::agreeOnParams() {
   params_.directMaxBytes = SIZE_MAX;
   params_.lowLatencyMaxBytes = kLowLatencyMaxBytes;
   uint64_t singleCopyMinAll = 0;
+  uint64_t singleCopySharedMinAll = 0;
   uint64_t singleCopyCmaMaxAll = UINT64_MAX;
   std::vector<ProbeTarget> probes;
   params_.device = true;
   for (const auto& p : all) {
     params_.device = params_.device && p.device == 1;
     singleCopyMinAll = std::max(singleCopyMinAll, p.singleCopyMinBytes);
+    singleCopySharedMinAll = std::max(singleCopySharedMinAll, p.singleCopySharedMinBytes);
     singleCopyCmaMaxAll = std::min(singleCopyCmaMaxAll, p.singleCopyCmaMaxBytes);
     params_.lowLatencyMaxBytes = std::min<size_t>(params_.lowLatencyMaxBytes, p.lowLatencyMaxBytes);
     probes.push_back(ProbeTarget{p.probeAddr, p.probeValue, p.probeWindow});
@@ -248,6 +255,8 @@ Status Communicator::agreeOnParams() {
   }
   params_.deviceChannels = agreeDeviceChannels(all, fifoBytesPerPeerChannel);
   params_.singleCopyMinBytes = static_cast<size_t>(std::min<uint64_t>(singleCopyMinAll, SIZE_MAX));
+  params_.singleCopySharedMinBytes = static_cast<size_t>(std::min<uint64_t>(
+      std::max(singleCopySharedMinAll, singleCopyMinAll), SIZE_MAX));
   if (singleCopyMinAll != UINT64_MAX && nranks_ > 1) {
     STRATA_RETURN_IF_ERROR(probeSingleCopy(singleCopyCmaMaxAll, probes));
   }
@@ -393,7 +402,7 @@ SingleCopyUse Communicator::singleCopyUse(const plan::CollArgs& args, DataType t
       (forced || (total >= params_.singleCopyMinBytes && total < params_.singleCopyMaxBytes))) {
     return SingleCopyUse::kYes;
   }
-  if (params_.singleCopyShared && (forced || total >= params_.singleCopyMinBytes)) {
+  if (params_.singleCopyShared && (forced || total >= params_.singleCopySharedMinBytes)) {
     return SingleCopyUse::kIfShared;
   }
   return SingleCopyUse::kNo;

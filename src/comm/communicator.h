@@ -64,6 +64,9 @@ struct AgreedParams {
   // serve read peers in place when all the buffers they read are shared,
   // and stream through the FIFOs otherwise (SingleCopyUse::kIfShared).
   bool singleCopyShared = false;
+  // ... from this size (total bytes) on, and never for an in-place
+  // all-reduce: below it, and in place, the FIFOs measured faster.
+  size_t singleCopySharedMinBytes = SIZE_MAX;
   // All-reduces of at most this many bytes use the low-latency protocol
   // (0: never; every rank reaches every peer through memory otherwise).
   size_t lowLatencyMaxBytes = 0;

@@ -84,6 +84,10 @@ const std::vector<Setting> kSettings = {
      "processes, where the FIFOs measured faster at every size)"},
     {"STRATA_SINGLE_COPY_MIN_BYTES", nullptr, T::kInt, "65536",
      "smallest operation (total bytes) that uses the single-copy path"},
+    {"STRATA_SINGLE_COPY_SHARED_MIN_BYTES", nullptr, T::kInt, "16777216",
+     "smallest out-of-place operation (total bytes) that ranks in several processes run single "
+     "copy when all the buffers they read come from strataMemAllocHost (smaller ones, and in-place "
+     "all-reduces, use the FIFOs, which measured faster there)"},
     {"STRATA_STREAM_MIN_BYTES", nullptr, T::kInt, "0",
      "operations whose output is at least this large write it with non-temporal stores "
      "(bypassing the caches); 0 (the default): never"},
