@@ -24,7 +24,11 @@ Sizes grow from -b by -f while they stay within -e, as in nccl-tests: with
 the defaults (8 B, x4) the largest is 128 MiB. Sizes up to --small-bytes
 (1 MiB) run as a sweep of their own with more calls (--small-iters 2000,
 --small-warmup 200): 20 calls of a few microseconds are noise on a shared
-machine, where one call in a hundred takes ten times the others. Larger
+machine, where one call in a hundred takes ten times the others. That
+sweep runs --small-rounds times (3) per repetition with the libraries
+interleaved, and each size takes the median of the rounds: on a virtual
+machine the latency between the two cores drifts by 2x over minutes, and
+one run per library would compare different minutes. Larger
 sizes get -w 20 warm-up calls: the first calls at a new size map fresh
 pages (FIFO slots, the peers' shared segments), which on a virtual machine
 costs milliseconds. Every library gets the same calls. Open MPI keeps mpirun's
@@ -236,6 +240,16 @@ def read_sweep(path, mode):
             rows[row["size"]] = {"busbw": row[mode]["busbw"], "time_us": row[mode]["time_us"],
                                  "wrong": row[mode].get("wrong", 0)}
     return doc.get("library", ""), rows
+
+
+def median_rows(samples):
+    """Per size, the median busbw and time over several runs of one sweep."""
+    out = {}
+    for size in sorted({sz for rows in samples for sz in rows}):
+        got = [rows[size] for rows in samples if size in rows]
+        out[size] = {"busbw": statistics.median(g["busbw"] for g in got),
+                     "time_us": statistics.median(g["time_us"] for g in got), "wrong": 0}
+    return out
 
 
 def combine(values, stat, higher_is_better):
@@ -456,6 +470,8 @@ def main():
                    help="sizes up to this run as their own sweep with more calls (1M; 0: none)")
     p.add_argument("--small-iters", type=int, default=2000, help="timed calls per small size (2000)")
     p.add_argument("--small-warmup", type=int, default=200, help="warm-up calls per small size (200)")
+    p.add_argument("--small-rounds", type=int, default=3,
+                   help="rounds of the small sweep per repetition, libraries interleaved (3)")
     p.add_argument("--check", action="store_true", help="also check results (-c 1)")
     p.add_argument("--mode", choices=sorted(MODES), default="out",
                    help="which column to compare: out of place or in place (out)")
@@ -481,8 +497,10 @@ def main():
     wanted = [x.strip() for x in args.libs.split(",") if x.strip()]
     if any(l not in LIBRARIES for l in wanted) or not world_sizes or min(world_sizes) < 2 \
             or args.reps < 1 or args.factor < 2 or args.min_bytes < 4 \
-            or args.min_bytes > args.max_bytes or args.small_iters < 1 or args.small_warmup < 0:
-        p.error("bad --libs, --ranks, --reps, -f, -b, -e, --small-iters or --small-warmup")
+            or args.min_bytes > args.max_bytes or args.small_iters < 1 or args.small_warmup < 0 \
+            or args.small_rounds < 1:
+        p.error("bad --libs, --ranks, --reps, -f, -b, -e, --small-iters, --small-warmup "
+                "or --small-rounds")
 
     log = Log()
     started = time.monotonic()
@@ -521,26 +539,39 @@ def main():
                 if run_tool([str(bins["memcpy_bench"]), "-s", str(args.memcpy_bytes),
                              "-J", str(mjson)], args.timeout, log):
                     memcpy.append(json.loads(mjson.read_text())["gbps_median"])
+                merged = {lib: {} for lib in order}
+                for k, part in enumerate(sweep_parts(args)):
+                    # Small sizes run in several short rounds, the libraries
+                    # interleaved, so that all of them sample the same
+                    # minutes of a machine whose core-to-core latency drifts
+                    # (Gloo, 100x behind there and slow to sweep, runs once).
+                    small = part[1] <= args.small_bytes
+                    rounds = args.small_rounds if small else 1
+                    samples = {lib: [] for lib in order}
+                    for rnd in range(rounds):
+                        for lib in order:
+                            if rnd > 0 and lib == "gloo":
+                                continue
+                            jpath = tmp / f"{lib}_n{n}_r{rep}_p{k}_{rnd}.json"
+                            ran = run_tool(library_command(lib, n, args, bins, jpath, part),
+                                           args.timeout, log)
+                            if not jpath.exists():
+                                continue
+                            name, rows = read_sweep(jpath, mode)
+                            if any(r["wrong"] for r in rows.values()):
+                                log.say(f"warning: {LABELS[lib]} returned wrong values; "
+                                        "sweep left out")
+                                continue
+                            if not ran:
+                                continue
+                            versions[lib] = name
+                            samples[lib].append(rows)
+                    for lib in order:
+                        merged[lib].update(median_rows(samples[lib]))
                 for lib in order:
-                    merged = {}
-                    for k, part in enumerate(sweep_parts(args)):
-                        jpath = tmp / f"{lib}_n{n}_r{rep}_p{k}.json"
-                        ran = run_tool(library_command(lib, n, args, bins, jpath, part),
-                                       args.timeout, log)
-                        if not jpath.exists():
-                            continue
-                        name, rows = read_sweep(jpath, mode)
-                        if any(r["wrong"] for r in rows.values()):
-                            log.say(f"warning: {LABELS[lib]} returned wrong values; "
-                                    "sweep left out")
-                            continue
-                        if not ran:
-                            continue
-                        versions[lib] = name
-                        merged.update(rows)
-                    if merged:
-                        runs[lib].append(merged)
-                        sizes_seen.update(merged)
+                    if merged[lib]:
+                        runs[lib].append(merged[lib])
+                        sizes_seen.update(merged[lib])
             rows, mem = summarize(n, runs, memcpy, libs, args.stat)
             memcpy_by_n[n] = mem
             print_table(log, n, rows, mem, libs, args, max(len(r) for r in runs.values()))
@@ -563,6 +594,7 @@ def main():
                     "max_bytes": args.max_bytes, "factor": args.factor, "iters": args.iters,
                     "warmup": args.warmup, "small_bytes": args.small_bytes,
                     "small_iters": args.small_iters, "small_warmup": args.small_warmup,
+                    "small_rounds": args.small_rounds,
                     "mode": mode, "stat": args.stat,
                     "memcpy_bytes": args.memcpy_bytes, "mpirun_args": args.mpirun_args},
     }

@@ -9,7 +9,7 @@ set grid xtics ytics mytics lc rgb '#d8d8d8'
 set xtics ("8" 8, "32" 32, "128" 128, "512" 512, "2K" 2048, "8K" 8192, "32K" 32768, "128K" 131072, "512K" 524288, "2M" 2097152, "8M" 8388608, "32M" 33554432, "128M" 134217728) rotate by -45
 set xrange [5.33333:2.01327e+08]
 set format y '%g'
-set yrange [1e-05:57.4]
+set yrange [1e-05:51.6]
 set rmargin 5
 set xlabel 'message size (bytes)'
 set ylabel 'bus bandwidth (GB/s)'
@@ -18,6 +18,7 @@ set style line 2 lc rgb '#1f77b4' lw 2 pt 5 ps 0.8
 set style line 3 lc rgb '#2ca02c' lw 2 pt 9 ps 0.9
 set style line 4 lc rgb '#444444' lw 1.5 dt 2
 set style line 5 lc rgb '#9467bd' lw 1.5 dt 4
+set style line 6 lc rgb '#ff7f0e' lw 2 pt 11 ps 0.9
 do for [fmt in 'png svg'] {
   if (fmt eq 'png') {
     set terminal pngcairo size 1400,560 font 'sans,11'
@@ -28,16 +29,18 @@ do for [fmt in 'png svg'] {
   set multiplot layout 1,2 title 'all-reduce, float32 sum, one host: busbw vs size'
   set title '2 ranks'
   plot 'results.csv' using ($1==2 ? $2 : 1/0):($3 > 0 ? $3 : 1/0) with linespoints ls 1 title 'Strata', \
+       'results.csv' using ($1==2 ? $2 : 1/0):($13 > 0 ? $13 : 1/0) with linespoints ls 6 title 'Strata -R1', \
        'results.csv' using ($1==2 ? $2 : 1/0):($4 > 0 ? $4 : 1/0) with linespoints ls 2 title 'Open MPI', \
        'results.csv' using ($1==2 ? $2 : 1/0):($5 > 0 ? $5 : 1/0) with linespoints ls 3 title 'Gloo', \
-       22.9556 with lines ls 4 title 'memcpy, 1 core (23.0 GB/s)', \
-       11.4778 with lines ls 5 title '50% of memcpy'
+       20.651 with lines ls 4 title 'memcpy, 1 core (20.7 GB/s)', \
+       10.3255 with lines ls 5 title '50% of memcpy'
   set title '4 ranks'
   plot 'results.csv' using ($1==4 ? $2 : 1/0):($3 > 0 ? $3 : 1/0) with linespoints ls 1 title 'Strata', \
+       'results.csv' using ($1==4 ? $2 : 1/0):($13 > 0 ? $13 : 1/0) with linespoints ls 6 title 'Strata -R1', \
        'results.csv' using ($1==4 ? $2 : 1/0):($4 > 0 ? $4 : 1/0) with linespoints ls 2 title 'Open MPI', \
        'results.csv' using ($1==4 ? $2 : 1/0):($5 > 0 ? $5 : 1/0) with linespoints ls 3 title 'Gloo', \
-       21.2426 with lines ls 4 title 'memcpy, 1 core (21.2 GB/s)', \
-       10.6213 with lines ls 5 title '50% of memcpy'
+       18.6127 with lines ls 4 title 'memcpy, 1 core (18.6 GB/s)', \
+       9.30636 with lines ls 5 title '50% of memcpy'
   unset multiplot
   set output
 }
