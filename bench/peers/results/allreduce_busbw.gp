@@ -9,7 +9,7 @@ set grid xtics ytics mytics lc rgb '#d8d8d8'
 set xtics ("8" 8, "32" 32, "128" 128, "512" 512, "2K" 2048, "8K" 8192, "32K" 32768, "128K" 131072, "512K" 524288, "2M" 2097152, "8M" 8388608, "32M" 33554432, "128M" 134217728) rotate by -45
 set xrange [5.33333:2.01327e+08]
 set format y '%g'
-set yrange [1e-05:51.6]
+set yrange [1e-05:52.5]
 set rmargin 5
 set xlabel 'message size (bytes)'
 set ylabel 'bus bandwidth (GB/s)'
@@ -32,15 +32,15 @@ do for [fmt in 'png svg'] {
        'results.csv' using ($1==2 ? $2 : 1/0):($13 > 0 ? $13 : 1/0) with linespoints ls 6 title 'Strata -R1', \
        'results.csv' using ($1==2 ? $2 : 1/0):($4 > 0 ? $4 : 1/0) with linespoints ls 2 title 'Open MPI', \
        'results.csv' using ($1==2 ? $2 : 1/0):($5 > 0 ? $5 : 1/0) with linespoints ls 3 title 'Gloo', \
-       20.651 with lines ls 4 title 'memcpy, 1 core (20.7 GB/s)', \
-       10.3255 with lines ls 5 title '50% of memcpy'
+       20.9688 with lines ls 4 title 'memcpy, 1 core (21.0 GB/s)', \
+       10.4844 with lines ls 5 title '50% of memcpy'
   set title '4 ranks'
   plot 'results.csv' using ($1==4 ? $2 : 1/0):($3 > 0 ? $3 : 1/0) with linespoints ls 1 title 'Strata', \
        'results.csv' using ($1==4 ? $2 : 1/0):($13 > 0 ? $13 : 1/0) with linespoints ls 6 title 'Strata -R1', \
        'results.csv' using ($1==4 ? $2 : 1/0):($4 > 0 ? $4 : 1/0) with linespoints ls 2 title 'Open MPI', \
        'results.csv' using ($1==4 ? $2 : 1/0):($5 > 0 ? $5 : 1/0) with linespoints ls 3 title 'Gloo', \
-       18.6127 with lines ls 4 title 'memcpy, 1 core (18.6 GB/s)', \
-       9.30636 with lines ls 5 title '50% of memcpy'
+       21.0003 with lines ls 4 title 'memcpy, 1 core (21.0 GB/s)', \
+       10.5001 with lines ls 5 title '50% of memcpy'
   unset multiplot
   set output
 }
