@@ -20,6 +20,7 @@
 // Prints SKIP and exits 77 where no GPU is usable.
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -110,21 +111,29 @@ int main(int argc, char** argv) {
     CHECK_CUDA(cudaMalloc(&R.bufs[r], maxBytes));
     CHECK_CUDA(cudaMemset(R.bufs[r], 0x3c, maxBytes));  // floats of about 0.0115, not zeros
   }
-  // Memory bandwidth in the same run.
-  void* tmp;
-  CHECK_CUDA(cudaMalloc(&tmp, maxBytes));
+  // Memory bandwidth in the same run, with copies large enough to reach it
+  // (a sweep of small sizes alone would otherwise time launches, not memory).
+  const size_t copyBytes = std::max<size_t>(maxBytes, size_t{256} << 20);
+  void* copySrc;
+  void* copyDst;
+  CHECK_CUDA(cudaMalloc(&copySrc, copyBytes));
+  CHECK_CUDA(cudaMalloc(&copyDst, copyBytes));
+  CHECK_CUDA(cudaMemset(copySrc, 0x3c, copyBytes));
   cudaEvent_t a, b;
   CHECK_CUDA(cudaEventCreate(&a));
   CHECK_CUDA(cudaEventCreate(&b));
-  CHECK_CUDA(cudaMemcpy(tmp, R.bufs[0], maxBytes, cudaMemcpyDeviceToDevice));
+  CHECK_CUDA(cudaMemcpy(copyDst, copySrc, copyBytes, cudaMemcpyDeviceToDevice));
   CHECK_CUDA(cudaEventRecord(a));
-  for (int i = 0; i < iters; ++i) CHECK_CUDA(cudaMemcpyAsync(tmp, R.bufs[0], maxBytes, cudaMemcpyDeviceToDevice));
+  for (int i = 0; i < iters; ++i) {
+    CHECK_CUDA(cudaMemcpyAsync(copyDst, copySrc, copyBytes, cudaMemcpyDeviceToDevice));
+  }
   CHECK_CUDA(cudaEventRecord(b));
   CHECK_CUDA(cudaEventSynchronize(b));
   float ms = 0;
   CHECK_CUDA(cudaEventElapsedTime(&ms, a, b));
-  const double copyBw = 2.0 * maxBytes * iters / (ms / 1e3);
-  cudaFree(tmp);
+  const double copyBw = 2.0 * copyBytes * iters / (ms / 1e3);
+  cudaFree(copySrc);
+  cudaFree(copyDst);
   std::printf("# %d ranks on GPU 0, STRATA_CUDA_NCHANNELS=%d (0: derived), D2D copy %.1f GB/s "
               "(read+write)\n", nranks, channels, copyBw / 1e9);
   if (nranks == 2) {
