@@ -135,9 +135,6 @@ class Manager final : public ConnectionManager {
   void abort() override;
   bool sharesAddressSpace(int peer) const override;
   Status readPeer(int peer, uint64_t remote, void* local, size_t bytes) override;
-  int processOf(int rank) const override {
-    return rank >= 0 && rank < nranks_ ? processIndex_[rank] : -1;
-  }
   StatusOr<const char*> mapPeerWindow(int peer, const WindowRef& window, uint64_t remote,
                                       size_t bytes) override;
   StatusOr<Mailbox> mailbox(int peer, int channel, bool sending, size_t bytes) override;

@@ -63,8 +63,6 @@ class ConnectionManager {
   // another process of this host. An error for a peer on another host, a
   // peer that has exited, or when the kernel refuses the access.
   virtual Status readPeer(int peer, uint64_t remote, void* local, size_t bytes) = 0;
-  // Process index of each rank (ranks with the same index share a process).
-  virtual int processOf(int rank) const = 0;
   // The local address of `peer`'s bytes [remote, remote + bytes), which lie
   // in the peer's shared host buffer `window` (host_window.h): the address
   // itself for a peer of this process, else the peer's window mapped

@@ -358,6 +358,7 @@ def write_plot(out, csv_path, world_sizes, memcpy_by_n, sizes, rows, log):
     tics = ", ".join(f'"{short_bytes(s)}" {s}' for s in sizes)
     colors = {"strata": "#d62728", "mpi": "#1f77b4", "gloo": "#2ca02c",
               "strata_shared": "#ff7f0e"}
+    styles = {"strata": 1, "mpi": 2, "gloo": 3, "strata_shared": 6}  # gnuplot line styles below
     columns = {lib: CSV_COLUMNS.index(f"{lib}_busbw") + 1 for lib in LIBRARIES}
     panels = []
     for n in world_sizes:
@@ -365,9 +366,8 @@ def write_plot(out, csv_path, world_sizes, memcpy_by_n, sizes, rows, log):
         for lib in LIBRARIES:
             if not any(r.get(f"{lib}_busbw") for r in rows if r["nranks"] == n):
                 continue  # not run, or every run failed
-            style = {"strata": 1, "mpi": 2, "gloo": 3, "strata_shared": 6}[lib]
             plots.append(f"'{csv_path.name}' using ($1=={n} ? $2 : 1/0):(${columns[lib]} > 0 ? "
-                         f"${columns[lib]} : 1/0) with linespoints ls {style} "
+                         f"${columns[lib]} : 1/0) with linespoints ls {styles[lib]} "
                          f"title '{LABELS[lib]}'")
         mem = memcpy_by_n.get(n)
         if mem:

@@ -280,7 +280,8 @@ struct CommRun {
     }
     Phase& p = work->phases[phase];
     if (p.singleCopy) {
-      // A declinable single copy runs first; its lanes wait (startLanes).
+      // The single copy runs alone; a declinable one keeps its lanes for
+      // switchToLanes.
       singleCopy = std::make_unique<SingleCopyRunner>(work->comm, *p.singleCopy);
       special = singleCopy.get();
       return;

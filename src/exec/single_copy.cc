@@ -172,25 +172,17 @@ struct SingleCopyRunner::State {
   }
 
   // Whether the ranks go ahead with a declinable single copy: every buffer
-  // that some rank reads from a rank of another process lies in a shared
-  // host buffer, and an all-reduce is out of place on every rank. Every
-  // rank has every rank's announcement, so all reach the same answer.
-  bool allReadsShared() const {
-    auto& conns = comm->connections();
-    if (task.args.type == CollType::kAllReduce) {
-      // In place, the FIFOs measured faster (docs/PERFORMANCE.md).
-      for (int p = 0; p < nranks; ++p) {
-        if (peerInput[p] == peerOutput[p]) return false;
-      }
-    }
+  // that peers read lies in a shared host buffer (with kIfShared, some rank
+  // is in another process than any given one, so every buffer read at all
+  // is read across processes), and an all-reduce is out of place on every
+  // rank. Every rank has every rank's announcement, so all reach the same
+  // answer.
+  bool proceeds() const {
     for (int p = 0; p < nranks; ++p) {
-      bool readAcross = false;
-      for (int q = 0; q < nranks && !readAcross; ++q) {
-        readAcross = q != p && conns.processOf(q) != conns.processOf(p);
-      }
-      if (!readAcross) continue;
       switch (task.args.type) {
         case CollType::kAllReduce:
+          // In place, the FIFOs measured faster (docs/PERFORMANCE.md).
+          if (peerInput[p] == peerOutput[p]) return false;
           if (!peerInputWindow[p].valid() || !peerOutputWindow[p].valid()) return false;
           break;
         case CollType::kReduceScatter:
@@ -464,7 +456,7 @@ StatusOr<bool> SingleCopyRunner::advance() {
       case Step::kCollectAddresses: {
         STRATA_ASSIGN_OR_RETURN(complete, s.receiveAll(Stage::kAnnounce, &progressed));
         if (complete && s.task.ifShared) {
-          const bool shared = s.allReadsShared();
+          const bool shared = s.proceeds();
           const auto before = s.comm->sharedSingleCopyCounts();
           if ((shared ? before.ran : before.declined) == 0) {
             STRATA_INFO(log::kColl, "rank ", s.rank, ": ", plan::collName(s.task.args.type), " of ",

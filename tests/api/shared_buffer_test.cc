@@ -15,6 +15,7 @@
 #include "comm/communicator.h"
 #include "nccl.h"
 #include "strata.h"
+#include "support/env_comm.h"
 #include "support/ranks.h"
 
 namespace {
@@ -70,19 +71,12 @@ struct HostBuf {
 // result is right and the path taken (counted by the communicator) is the
 // expected one; otherwise it prints what went wrong.
 int runRank(int rank, int n, int port, bool everyoneShared) {
-  setenv("STRATA_RANK", std::to_string(rank).c_str(), 1);
-  setenv("STRATA_WORLD_SIZE", std::to_string(n).c_str(), 1);
-  setenv("STRATA_ROOT_ADDR", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
-  setenv("STRATA_SECRET", "00112233445566778899aabbccddee02", 1);
   setenv("STRATA_SINGLE_COPY", "auto", 1);
   setenv("STRATA_SINGLE_COPY_MIN_BYTES", "1024", 1);
   setenv("STRATA_SINGLE_COPY_SHARED_MIN_BYTES", "1024", 1);
   setenv("STRATA_SINGLE_COPY_CMA_MAX_BYTES", "0", 1);
-  ncclComm_t comm;
-  if (strataCommInitFromEnv(&comm) != ncclSuccess) {
-    std::fprintf(stderr, "init: %s\n", ncclGetLastError(nullptr));
-    return 1;
-  }
+  ncclComm_t comm = strata::testing::initCommFromEnv(rank, n, port, "00112233445566778899aabbccddee02");
+  if (comm == nullptr) return 1;
   strata::Communicator* c = comm->impl.get();
   if (c->params().singleCopy || !c->params().singleCopyShared) {
     std::fprintf(stderr, "rank %d: single copy %d, through shared buffers %d\n", rank,

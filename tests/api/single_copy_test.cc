@@ -15,6 +15,7 @@
 #include "comm/communicator.h"
 #include "nccl.h"
 #include "strata.h"
+#include "support/env_comm.h"
 #include "support/ranks.h"
 
 namespace {
@@ -204,18 +205,11 @@ TEST(SingleCopyProcesses, AutoModeBoundsCrossMemoryAttachBySize) {
   const int n = 2;
   int port = 20000 + ((getpid() + 13) % 20000);
   auto codes = runProcesses(n, [&](int rank) {
-    setenv("STRATA_RANK", std::to_string(rank).c_str(), 1);
-    setenv("STRATA_WORLD_SIZE", std::to_string(n).c_str(), 1);
-    setenv("STRATA_ROOT_ADDR", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
-    setenv("STRATA_SECRET", "00112233445566778899aabbccddee01", 1);
     setenv("STRATA_SINGLE_COPY", "auto", 1);
     setenv("STRATA_SINGLE_COPY_MIN_BYTES", "1024", 1);
     setenv("STRATA_SINGLE_COPY_CMA_MAX_BYTES", "65536", 1);
-    ncclComm_t comm;
-    if (strataCommInitFromEnv(&comm) != ncclSuccess) {
-      std::fprintf(stderr, "init: %s\n", ncclGetLastError(nullptr));
-      return 1;
-    }
+    ncclComm_t comm = strata::testing::initCommFromEnv(rank, n, port, "00112233445566778899aabbccddee01");
+    if (comm == nullptr) return 1;
     strata::Communicator* c = comm->impl.get();
     if (!c->params().singleCopy || c->params().singleCopyMaxBytes != 65536) {
       std::fprintf(stderr, "single copy %d, max %zu\n", c->params().singleCopy ? 1 : 0,

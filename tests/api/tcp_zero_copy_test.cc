@@ -24,6 +24,7 @@
 
 #include "nccl.h"
 #include "strata.h"
+#include "support/env_comm.h"
 #include "support/ranks.h"
 
 namespace {
@@ -370,17 +371,10 @@ TEST(TcpZeroCopyFaults, PeerKilledMidAllReduce) {
   Watchdog dog(120, "TcpZeroCopyFaults");
   int port = 20000 + ((getpid() + 13) % 20000);
   auto codes = runProcesses(2, [&](int rank) {
-    setenv("STRATA_RANK", std::to_string(rank).c_str(), 1);
-    setenv("STRATA_WORLD_SIZE", "2", 1);
-    setenv("STRATA_ROOT_ADDR", ("127.0.0.1:" + std::to_string(port)).c_str(), 1);
-    setenv("STRATA_SECRET", "0123456789abcdef0123456789abcdef", 1);
     setenv("STRATA_TRANSPORT", "tcp", 1);
     setenv("STRATA_TIMEOUT", "20", 1);
-    ncclComm_t comm;
-    if (strataCommInitFromEnv(&comm) != ncclSuccess) {
-      std::fprintf(stderr, "init: %s\n", ncclGetLastError(nullptr));
-      return 1;
-    }
+    ncclComm_t comm = strata::testing::initCommFromEnv(rank, 2, port, "0123456789abcdef0123456789abcdef");
+    if (comm == nullptr) return 1;
     const size_t count = size_t{32} << 20;  // 128 MiB each way
     std::vector<float> in(count, 1.0f), out(count, 0.0f);
     if (rank == 1) {
